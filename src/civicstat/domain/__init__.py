@@ -1,0 +1,1 @@
+"""Pure performance-management model: targets, status, periods. No I/O, no frameworks."""

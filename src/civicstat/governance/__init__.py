@@ -1,0 +1,1 @@
+"""Governance: who may do what (permissions as data), passwords, and the audit log."""

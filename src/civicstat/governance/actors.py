@@ -1,0 +1,40 @@
+"""Who is asking: a signed-in user, the anonymous public, or the local operator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # chief data officer / performance office
+    DEPARTMENT_HEAD = "department_head"
+    STEWARD = "steward"
+    ANALYST = "analyst"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: Literal["user", "anonymous", "operator"]
+    name: str
+    role: Role | None = None
+    department: str | None = None
+    user_id: int | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.kind != "anonymous"
+
+    def __str__(self) -> str:
+        return self.name if self.kind != "user" else f"user:{self.name}"
+
+
+ANONYMOUS = Actor("anonymous", "anonymous")
+
+
+def operator(name: str) -> Actor:
+    """Someone at the server's shell running ``civicstat``: they hold the workspace files,
+    so they act as administrator, and the audit log records their OS user name."""
+    return Actor("operator", f"operator:{name}", Role.ADMIN)

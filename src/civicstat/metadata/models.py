@@ -1,0 +1,226 @@
+"""Tables of the metadata store: plan revisions, data versions, runs, observations, users, audit.
+
+Every schema change goes through an Alembic migration in ``migrations/versions``; a test
+checks that the migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Revision(Base):
+    """One applied state of the workspace spec."""
+
+    __tablename__ = "revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    applied_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    applied_by: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    layout: Mapped[dict[str, Any]]  # plan title, period, goal → objective order, governance
+
+
+class Definition(Base):
+    """Every definition any object ever had, by hash: old numbers keep their meaning."""
+
+    __tablename__ = "definitions"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]]
+    first_revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"))
+
+
+class SpecObject(Base):
+    """The current definition of each named object; a removed object is retired, not deleted."""
+
+    __tablename__ = "spec_objects"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(500))
+    definition_hash: Mapped[str] = mapped_column(ForeignKey("definitions.hash"))
+    created_revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"))
+    updated_revision_id: Mapped[int] = mapped_column(ForeignKey("revisions.id"))
+    retired_revision_id: Mapped[int | None] = mapped_column(ForeignKey("revisions.id"))
+
+
+class IngestRun(Base):
+    __tablename__ = "ingest_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(128), index=True)
+    dataset_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    data_version_id: Mapped[int | None] = mapped_column(ForeignKey("data_versions.id"))
+    started_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RawFile(Base):
+    """A payload kept as-is in the lake's raw zone, with its hash."""
+
+    __tablename__ = "raw_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ingest_runs.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(128))
+    lake_path: Mapped[str] = mapped_column(String(1000))
+    original_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DataVersion(Base):
+    """An immutable set of Parquet files that is one version of a curated dataset."""
+
+    __tablename__ = "data_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    files: Mapped[list[Any]]
+    columns: Mapped[list[Any]]
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    min_time: Mapped[str | None] = mapped_column(String(40))
+    max_time: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset_id}@{self.version}"
+
+
+class DatasetHead(Base):
+    """Which version of a dataset readers see; moving it is the atomic publish."""
+
+    __tablename__ = "dataset_heads"
+    dataset_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    data_version_id: Mapped[int] = mapped_column(ForeignKey("data_versions.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Observation(Base):
+    """One computed value of a measure for a period and slice, with its provenance.
+
+    Recomputing supersedes rows instead of deleting them, so what was reported stays known.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_current", "measure_id", "superseded_at", "period_start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[str] = mapped_column(String(128))
+    grain: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    slice_key: Mapped[str] = mapped_column(String(500))  # "" is the all-slice total
+    value: Mapped[float | None] = mapped_column(Float)
+    numerator: Mapped[float | None] = mapped_column(Float)
+    denominator: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(BigInteger)
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    data_version_id: Mapped[int] = mapped_column(ForeignKey("data_versions.id"))
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    superseded_at: Mapped[dt.datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    department: Mapped[str | None] = mapped_column(String(128))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser; only the SHA-256 of the cookie's token is stored."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what; each row carries the hash of the one before."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    object_kind: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(16))  # ok, denied, failed
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

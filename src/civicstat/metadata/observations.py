@@ -1,0 +1,82 @@
+"""Observations: computed measure values, kept with their provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from civicstat.metadata.models import Observation, utcnow
+
+
+@dataclass(frozen=True)
+class ObservationRow:
+    period_start: dt.date
+    period_end: dt.date
+    slice_key: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    n: int
+
+
+def replace_current(
+    session: Session,
+    *,
+    measure_id: str,
+    grain: str,
+    definition_hash: str,
+    data_version_id: int,
+    rows: Iterable[ObservationRow],
+) -> bool:
+    """Make ``rows`` the measure's current observations; earlier ones are kept, superseded.
+
+    Returns False (and changes nothing) when the current observations already come from
+    this definition and this data version.
+    """
+    existing = session.execute(
+        select(Observation.definition_hash, Observation.data_version_id)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .limit(1)
+    ).first()
+    if existing is not None and tuple(existing) == (definition_hash, data_version_id):
+        return False
+    now = utcnow()
+    session.execute(
+        update(Observation)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .values(superseded_at=now)
+    )
+    session.add_all(
+        Observation(
+            measure_id=measure_id,
+            grain=grain,
+            period_start=r.period_start,
+            period_end=r.period_end,
+            slice_key=r.slice_key,
+            value=r.value,
+            numerator=r.numerator,
+            denominator=r.denominator,
+            n=r.n,
+            definition_hash=definition_hash,
+            data_version_id=data_version_id,
+            computed_at=now,
+        )
+        for r in rows
+    )
+    return True
+
+
+def current_series(session: Session, measure_id: str, slice_key: str = "") -> Sequence[Observation]:
+    return session.scalars(
+        select(Observation)
+        .where(
+            Observation.measure_id == measure_id,
+            Observation.superseded_at.is_(None),
+            Observation.slice_key == slice_key,
+        )
+        .order_by(Observation.period_start)
+    ).all()

@@ -1,0 +1,1 @@
+"""The measures engine: measure definitions compiled to Ibis, computed into observations."""

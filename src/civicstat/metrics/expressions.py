@@ -1,0 +1,195 @@
+"""The measure expression language: a small, safe subset of SQL for conditions and filters.
+
+A condition such as ``priority = 1 AND response_seconds <= 480`` is parsed with SQLGlot,
+checked node by node against an allowlist, and compiled to an Ibis expression, so the same
+definition runs on every warehouse engine and can never smuggle in a subquery, a second
+statement, a table function such as ``read_csv`` or a comment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ibis
+import sqlglot
+from ibis.expr.types import BooleanValue, Table, Value
+from sqlglot import exp
+
+_PREDICATES: tuple[type[exp.Expression], ...] = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
+    exp.And, exp.Or, exp.Not, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
+)  # fmt: skip
+_ALLOWED: tuple[type[exp.Expression], ...] = (
+    *_PREDICATES,
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Interval, exp.Var,
+    exp.Coalesce, exp.Abs, exp.Lower, exp.Upper,
+)  # fmt: skip
+_INTERVAL_UNITS = {
+    "second": "s", "seconds": "s", "minute": "m", "minutes": "m", "hour": "h", "hours": "h",
+    "day": "D", "days": "D", "week": "W", "weeks": "W",
+}  # fmt: skip
+_INTERVAL_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)?\s*$")
+
+
+class ExpressionError(ValueError):
+    """A condition is not valid measure SQL; the message says why."""
+
+
+def parse(sql: str) -> exp.Expression:
+    """Parse one condition and check it against the allowlist, or raise ExpressionError."""
+    try:
+        trees = sqlglot.parse(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError as error:
+        raise ExpressionError(f"cannot parse condition: {_first_line(error)}") from error
+    trees = [t for t in trees if t is not None]
+    if len(trees) != 1:
+        raise ExpressionError("a condition is one expression: ';' and several statements are not allowed")
+    tree = trees[0]
+    for node in tree.walk():
+        if node.comments:
+            raise ExpressionError("comments are not allowed in a condition")
+        if not isinstance(node, _ALLOWED):
+            raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
+        if isinstance(node, exp.Column) and node.table:
+            raise ExpressionError(f"qualified column {node.sql()!r} is not allowed: name the column alone")
+        if isinstance(node, exp.Interval):
+            _interval_parts(node)
+    if not isinstance(_unwrap(tree), (*_PREDICATES, exp.Boolean, exp.Column)):
+        raise ExpressionError(f"a condition must be true or false, not {tree.sql()!r}")
+    return tree
+
+
+def referenced_columns(tree: exp.Expression) -> set[str]:
+    return {col.name for col in tree.find_all(exp.Column)}
+
+
+def check(sql: str, columns: Mapping[str, str]) -> list[str]:
+    """Problems with ``sql`` as a condition over ``columns`` (name → type); empty when fine."""
+    try:
+        tree = parse(sql)
+    except ExpressionError as error:
+        return [str(error)]
+    problems = []
+    for name in sorted(referenced_columns(tree)):
+        if name not in columns:
+            hint = difflib.get_close_matches(name, list(columns), n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(f"unknown column {name!r}{suggestion}")
+    return problems
+
+
+def to_ibis(tree: exp.Expression, table: Table) -> BooleanValue:
+    """Compile a checked condition to an Ibis boolean expression over ``table``."""
+    value = _Compiler(table).compile(tree)
+    return value  # type: ignore[no-any-return]
+
+
+class _Compiler:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        binary: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
+            exp.EQ: lambda a, b: a == b,
+            exp.NEQ: lambda a, b: a != b,
+            exp.GT: lambda a, b: a > b,
+            exp.GTE: lambda a, b: a >= b,
+            exp.LT: lambda a, b: a < b,
+            exp.LTE: lambda a, b: a <= b,
+            exp.And: lambda a, b: a & b,
+            exp.Or: lambda a, b: a | b,
+            exp.Add: lambda a, b: a + b,
+            exp.Sub: lambda a, b: a - b,
+            exp.Mul: lambda a, b: a * b,
+            exp.Div: lambda a, b: a / b,
+        }
+        self.binary = binary
+
+    def compile(self, node: exp.Expression) -> Any:
+        if type(node) in self.binary:
+            return self.binary[type(node)](self.compile(node.left), self.compile(node.right))
+        match node:
+            case exp.Paren():
+                return self.compile(node.this)
+            case exp.Column():
+                return self.table[node.name]
+            case exp.Boolean():
+                return ibis.literal(node.this)
+            case exp.Null():
+                return ibis.null()
+            case exp.Literal(is_string=True):
+                return ibis.literal(node.this)
+            case exp.Literal():
+                text = node.this
+                return ibis.literal(float(text) if any(c in text for c in ".eE") else int(text))
+            case exp.Neg():
+                return -self.compile(node.this)
+            case exp.Not():
+                return ~self.compile(node.this)
+            case exp.Is():
+                inner = self.compile(node.this)
+                target = node.expression
+                if isinstance(target, exp.Null):
+                    return inner.isnull()
+                return inner == self.compile(target)
+            case exp.In():
+                values = [self.compile(v) for v in node.expressions]
+                return self.compile(node.this).isin(values)
+            case exp.Between():
+                low, high = self.compile(node.args["low"]), self.compile(node.args["high"])
+                return self.compile(node.this).between(low, high)
+            case exp.Like():
+                return self.compile(node.this).like(self.compile(node.expression))
+            case exp.ILike():
+                return self.compile(node.this).ilike(self.compile(node.expression))
+            case exp.Interval():
+                amount, unit = _interval_parts(node)
+                return ibis.interval(amount, unit=unit)
+            case exp.Coalesce():
+                args = [self.compile(a) for a in [node.this, *node.expressions]]
+                return ibis.coalesce(*args)
+            case exp.Abs():
+                return self.compile(node.this).abs()
+            case exp.Lower():
+                return self.compile(node.this).lower()
+            case exp.Upper():
+                return self.compile(node.this).upper()
+        raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
+
+
+def _interval_parts(node: exp.Interval) -> tuple[int, str]:
+    text = node.this.name if node.this is not None else ""
+    match = _INTERVAL_TEXT.match(text)
+    unit_node = node.args.get("unit")
+    unit_text = (match.group(2) if match else None) or (unit_node.name if unit_node else "")
+    unit = _INTERVAL_UNITS.get(unit_text.lower())
+    if match is None or unit is None or "." in match.group(1):
+        raise ExpressionError(
+            f"interval {node.sql()!r} must be a whole number of seconds, minutes, hours, days or weeks"
+        )
+    return int(match.group(1)), unit
+
+
+def _unwrap(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _describe(node: exp.Expression) -> str:
+    if isinstance(node, (exp.Subquery, exp.Select)):
+        return "a subquery"
+    if isinstance(node, exp.Func):
+        return f"function {node.sql_name()!r}"
+    if isinstance(node, exp.Star):
+        return "'*'"
+    return f"{type(node).__name__.lower()} {node.sql()[:40]!r}"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+ValueExpr = Value  # re-exported for callers that annotate compiled values

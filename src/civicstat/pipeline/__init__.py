@@ -1,0 +1,1 @@
+"""Pipelines: run a source end to end (fetch → land raw → load → publish a version)."""

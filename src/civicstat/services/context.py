@@ -1,0 +1,119 @@
+"""The running context of one workspace: settings, metadata store, lake, warehouse."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from civicstat.metadata import revisions
+from civicstat.metadata.db import Database
+from civicstat.settings import Settings
+from civicstat.spec.models import (
+    Department,
+    Goal,
+    Measure,
+    Objective,
+    PlanPeriod,
+    Source,
+    WorkspaceFile,
+)
+from civicstat.spec.workspace import WORKSPACE_FILE
+from civicstat.warehouse.engine import Warehouse
+from civicstat.warehouse.lake import Lake
+
+
+@dataclass(frozen=True)
+class AppliedPlan:
+    """The workspace as last applied: what every service works from (not the files on disk)."""
+
+    revision_id: int
+    settings: WorkspaceFile
+    title: str
+    period: PlanPeriod
+    departments: dict[str, Department]
+    goals: list[Goal]  # each with its objectives, in plan order
+    measures: dict[str, Measure]
+    sources: dict[str, Source]
+
+    def objectives(self) -> list[tuple[Goal, Objective]]:
+        return [(g, o) for g in self.goals for o in g.objectives]
+
+    def source_for_dataset(self, dataset_id: str) -> Source | None:
+        return next((s for s in self.sources.values() if s.dataset_id == dataset_id), None)
+
+
+class Context:
+    """Opened once per process (per CLI command, per web app) and passed to services."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.workspace.resolve()
+        spec = _storage_spec(self.root)
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url(spec.storage.database_url))
+        self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
+        self.lake.root.mkdir(parents=True, exist_ok=True)
+        self.warehouse = Warehouse(settings.warehouse_url or spec.storage.warehouse_url, self.lake.root)
+        self._plan: AppliedPlan | None = None
+        self._plan_lock = threading.Lock()
+
+    def migrate(self) -> None:
+        self.db.migrate()
+
+    def applied_plan(self, session: Session) -> AppliedPlan | None:
+        """The applied plan, rebuilt only when a newer revision exists."""
+        latest = revisions.latest(session)
+        if latest is None:
+            return None
+        with self._plan_lock:
+            if self._plan is None or self._plan.revision_id != latest.id:
+                self._plan = _build_plan(latest.id, latest.layout, revisions.applied_bodies(session))
+            return self._plan
+
+    def close(self) -> None:
+        self.warehouse.close()
+        self.db.dispose()
+
+
+def _storage_spec(root: Path) -> WorkspaceFile:
+    """Read only civicstat.yaml's settings (storage URLs, time zone) to open the stores."""
+    path = root / WORKSPACE_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a CivicStat workspace (no {WORKSPACE_FILE})")
+    try:
+        return WorkspaceFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as error:
+        raise ValueError(f"{path}: invalid; run 'civicstat validate' for details") from error
+
+
+Body = dict[str, Any]
+
+
+def _build_plan(revision_id: int, layout: Body, bodies: dict[tuple[str, str], Body]) -> AppliedPlan:
+    def of(kind: str) -> dict[str, Body]:
+        return {key: body for (k, key), body in bodies.items() if k == kind}
+
+    objectives = {k: Objective.model_validate(b) for k, b in of("objective").items()}
+    goal_bodies = of("goal")
+    goals = [
+        Goal.model_validate({**goal_bodies[entry["id"]], "objectives": []}).model_copy(
+            update={"objectives": [objectives[o] for o in entry["objectives"]]}
+        )
+        for entry in layout["goals"]
+    ]
+    return AppliedPlan(
+        revision_id=revision_id,
+        settings=WorkspaceFile.model_validate(next(iter(of("workspace").values()))),
+        title=layout["plan"]["title"],
+        period=PlanPeriod.model_validate(layout["plan"]["period"]),
+        departments={k: Department.model_validate(b) for k, b in of("department").items()},
+        goals=goals,
+        measures={k: Measure.model_validate(b) for k, b in of("measure").items()},
+        sources={k: Source.model_validate(b) for k, b in of("source").items()},
+    )

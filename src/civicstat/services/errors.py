@@ -1,0 +1,19 @@
+"""Errors services raise; the web and CLI layers turn them into answers."""
+
+from __future__ import annotations
+
+from civicstat.governance.permissions import PermissionDenied
+
+__all__ = ["InvalidInput", "NotFound", "PermissionDenied", "ServiceError"]
+
+
+class ServiceError(Exception):
+    """Base of the errors a caller is expected to show to a person."""
+
+
+class NotFound(ServiceError):
+    """The object does not exist, or the actor may not know that it does."""
+
+
+class InvalidInput(ServiceError):
+    """The request cannot be carried out as asked; the message says why."""

@@ -1,0 +1,110 @@
+"""The plan as leaders read it: goals, objectives, targets, latest values and status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from civicstat.domain.periods import Grain, period_of
+from civicstat.domain.targets import Status, evaluate
+from civicstat.governance.actors import Actor
+from civicstat.governance.permissions import PLAN_READ, Resource, require
+from civicstat.metadata.models import Observation
+from civicstat.services.context import Context
+from civicstat.services.errors import NotFound
+
+
+class LatestValue(BaseModel):
+    period: str  # label, e.g. 2026-10
+    period_start: dt.date
+    period_end: dt.date
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    partial: bool  # the period is still running
+
+
+class ObjectiveView(BaseModel):
+    id: str
+    title: str
+    department: str
+    department_title: str
+    measure: str
+    measure_title: str
+    unit: str
+    target: float
+    direction: str
+    warning_band: float
+    latest: LatestValue | None
+    status: Status
+
+
+class GoalView(BaseModel):
+    id: str
+    title: str
+    description: str | None
+    objectives: list[ObjectiveView]
+
+
+class PlanView(BaseModel):
+    title: str
+    period_start: dt.date
+    period_end: dt.date
+    revision: int
+    goals: list[GoalView]
+
+
+def get_plan(ctx: Context, actor: Actor) -> PlanView:
+    require(actor, PLAN_READ, Resource("plan", "plan"))
+    with ctx.db.session() as session:
+        plan = ctx.applied_plan(session)
+        if plan is None:
+            raise NotFound("no plan has been applied yet")
+        latest = _latest_totals(session, list(plan.measures))
+    today = dt.datetime.now(zoneinfo.ZoneInfo(plan.settings.timezone)).date()
+    goals = []
+    for goal in plan.goals:
+        views = []
+        for objective in goal.objectives:
+            measure = plan.measures[objective.measure]
+            obs = latest.get(measure.id)
+            value = None
+            if obs is not None:
+                period = period_of(obs.period_start, Grain(obs.grain))
+                value = LatestValue(
+                    period=period.label, period_start=period.start, period_end=period.end,
+                    value=obs.value, numerator=obs.numerator, denominator=obs.denominator,
+                    partial=period.is_partial(today),
+                )
+            department = plan.departments.get(objective.department)
+            views.append(ObjectiveView(
+                id=objective.id, title=objective.title, department=objective.department,
+                department_title=department.title if department else objective.department,
+                measure=measure.id, measure_title=measure.title, unit=measure.unit,
+                target=objective.target.value, direction=objective.target.direction,
+                warning_band=objective.target.warning_band, latest=value,
+                status=evaluate(value.value if value else None, objective.target.to_domain()),
+            ))
+        goals.append(GoalView(id=goal.id, title=goal.title, description=goal.description, objectives=views))
+    return PlanView(title=plan.title, period_start=plan.period.start, period_end=plan.period.end,
+                    revision=plan.revision_id, goals=goals)
+
+
+def _latest_totals(session: Session, measure_ids: list[str]) -> dict[str, Observation]:
+
+    rows = session.scalars(
+        select(Observation).where(
+            Observation.measure_id.in_(measure_ids),
+            Observation.superseded_at.is_(None),
+            Observation.slice_key == "",
+        )
+    )
+    latest: dict[str, Observation] = {}
+    for row in rows:
+        if row.measure_id not in latest or row.period_start > latest[row.measure_id].period_start:
+            latest[row.measure_id] = row
+    return latest

@@ -1,0 +1,46 @@
+"""Runtime settings: one object, built at a program's entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = ".civicstat"
+
+
+class Settings(BaseSettings):
+    """Read from ``CIVICSTAT_*`` environment variables; the workspace spec supplies the rest.
+
+    Nothing here has a usable secret by default: URLs with credentials and the secret key
+    come from the environment only.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CIVICSTAT_", extra="ignore")
+
+    workspace: Path = Field(Path("."), description="The workspace folder")
+    database_url: str | None = Field(None, description="Metadata store URL (SQLAlchemy)")
+    warehouse_url: str | None = Field(None, description="Warehouse engine URL (Ibis)")
+    lake_url: str | None = Field(None, description="Lake folder")
+    environment: Literal["development", "production"] = "development"
+    secret_key: SecretStr | None = Field(None, description="Signs cookies; required in production")
+    session_hours: float = Field(8.0, gt=0, description="How long a sign-in lasts")
+    cookie_secure: bool = Field(False, description="Send cookies over HTTPS only")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workspace / STATE_DIR
+
+    def resolved_database_url(self, spec_url: str | None = None) -> str:
+        if self.database_url:
+            return self.database_url
+        if spec_url:
+            return spec_url
+        return f"sqlite:///{(self.state_dir / 'metadata.db').resolve()}"
+
+    def resolved_lake(self, spec_url: str | None = None) -> Path:
+        raw = self.lake_url or spec_url or "lake"
+        path = Path(raw)
+        return path if path.is_absolute() else (self.workspace / path).resolve()

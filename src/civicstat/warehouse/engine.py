@@ -1,0 +1,65 @@
+"""Read curated table versions through Ibis, on the engine named by the warehouse URL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ibis
+from ibis.backends import BaseBackend
+from ibis.expr.types import Table
+
+DEFAULT_URL = "duckdb://"
+
+
+class Warehouse:
+    """One Ibis connection per process; each table version is a view over its Parquet files.
+
+    Queries are serialised by a lock: an in-process DuckDB connection is not meant to be
+    used by several threads at once, and the web server answers on a thread pool.
+    """
+
+    def __init__(self, url: str | None, lake_root: Path) -> None:
+        self.url = url or DEFAULT_URL
+        self.lake_root = lake_root
+        self._con: BaseBackend | None = None
+        self._lock = threading.RLock()
+        self._views: set[str] = set()
+
+    @property
+    def con(self) -> BaseBackend:
+        if self._con is None:
+            self._con = ibis.connect(self.url)
+        return self._con
+
+    @contextmanager
+    def session(self) -> Iterator[Callable[[str, int, list[str]], Table]]:
+        """Hold the connection for a few queries; yields ``table(dataset, version, files)``."""
+        with self._lock:
+            yield self._table
+
+    def _table(self, dataset_id: str, version: int, files: list[str]) -> Table:
+        name = f"{dataset_id.replace('-', '_')}__v{version}"
+        if name not in self._views:
+            paths = [str(self.lake_root / f) for f in files]
+            self.con.read_parquet(paths, table_name=name)  # type: ignore[attr-defined]
+            self._views.add(name)
+        return self.con.table(name)
+
+    def execute(self, expr: Any) -> Any:
+        with self._lock:
+            return self.con.to_pyarrow(expr)
+
+    def scalar(self, expr: Any) -> Any:
+        with self._lock:
+            return self.con.execute(expr)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.disconnect()
+                self._con = None
+                self._views.clear()

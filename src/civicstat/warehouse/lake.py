@@ -1,0 +1,76 @@
+"""The lake folder: raw payloads kept as-is, and curated table files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+_CHUNK = 1 << 20
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    path: Path  # absolute path in the lake
+    relative: str  # path relative to the lake root, as recorded in metadata
+    original_name: str
+    content_type: str
+    sha256: str
+    size: int
+
+
+class Lake:
+    """A local folder holding ``raw/`` (as received) and ``tables/`` (curated Parquet)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+    def land(
+        self, source_id: str, name: str, content_type: str, stream: IO[bytes], *, when: dt.datetime
+    ) -> LandedFile:
+        """Copy a payload byte for byte under ``raw/<source>/<date>/``, hashing as it goes.
+
+        The copy is written to a temporary name, flushed to disk and then renamed, so a
+        crash never leaves a half file under a final name.
+        """
+        folder = self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = when.strftime("%H%M%S")
+        final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}-{_safe(name)}"
+        temp = final.with_name(f".{final.name}.part")
+        digest = hashlib.sha256()
+        size = 0
+        with temp.open("wb") as out:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        temp.rename(final)
+        relative = final.relative_to(self.root).as_posix()
+        return LandedFile(final, relative, name, content_type, digest.hexdigest(), size)
+
+    def new_table_folder(self, dataset_id: str) -> tuple[Path, str]:
+        """A fresh folder for one version's files; nothing refers to it until it is published."""
+        relative = f"tables/{dataset_id}/{uuid.uuid4().hex}"
+        folder = self.root / relative
+        folder.mkdir(parents=True)
+        return folder, relative
+
+    def discard(self, relative: str) -> None:
+        shutil.rmtree(self.root / relative, ignore_errors=True)
+
+
+def _safe(name: str) -> str:
+    return _UNSAFE.sub("_", name)[-120:] or "payload"
