@@ -1,0 +1,501 @@
+"""Load a workspace folder and report every problem in it at once, each at its place.
+
+A plan is reviewed like code, so ``civicstat validate`` must say everything that is wrong
+in one run: YAML syntax, the shape of each file (via the pydantic models), connector
+options, cron schedules, duplicate ids and references between files. Checks between files
+read the raw data, so a typo in one field does not hide a dangling reference in the next.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from civicstat.connectors import registry
+from civicstat.metrics import expressions
+from civicstat.spec.models import (
+    GovernanceFile,
+    Measure,
+    PlanFile,
+    PlanPeriod,
+    Source,
+    WorkspaceFile,
+)
+from civicstat.spec.workspace import (
+    GOVERNANCE_FILE,
+    MEASURES_DIR,
+    PLAN_FILE,
+    SOURCES_DIR,
+    WORKSPACE_FILE,
+    Issue,
+    SpecError,
+    Workspace,
+)
+from civicstat.spec.yamlpos import Loc, YamlDocument, load_yaml
+
+__all__ = ["json_schema", "load_workspace", "summary", "validate_workspace"]
+
+_TIME_TYPES = ("date", "timestamp")
+_IN_GOVERNANCE = f"not in {GOVERNANCE_FILE}"
+_IN_MEASURES = f"not in {MEASURES_DIR}/"
+
+_QUOTED = re.compile(r"'([^']*)'")
+_FRIENDLY_PATTERNS = {
+    r"^[a-z][a-z0-9_-]{0,62}$": "a lower-case id (letters, digits, '-' and '_', first a letter)",
+    r"^[A-Za-z_][A-Za-z0-9_]{0,62}$": "a column name (letters, digits and '_', at most 63)",
+}
+
+
+def load_workspace(root: Path) -> Workspace:
+    """The workspace in ``root``; raises :class:`SpecError` listing every problem."""
+    workspace, issues = validate_workspace(root)
+    if issues or workspace is None:
+        raise SpecError(issues)
+    return workspace
+
+
+def validate_workspace(root: Path) -> tuple[Workspace | None, list[Issue]]:
+    """Every problem in the workspace, in file order, and the workspace when there is none."""
+    if not root.is_dir():
+        return None, [Issue(root.as_posix(), 1, 1, "workspace folder not found")]
+    return _Validator(root).run()
+
+
+def summary(workspace: Workspace) -> str:
+    """One line saying what a valid workspace holds, for the CLI."""
+    counts = [
+        _plural(len(workspace.plan.goals), "goal"),
+        _plural(sum(1 for _ in workspace.objectives()), "objective"),
+        _plural(len(workspace.measures), "measure"),
+        _plural(len(workspace.sources), "source"),
+        _plural(len(workspace.governance.departments), "department"),
+    ]
+    return f"{workspace.settings.name}: valid — {', '.join(counts)}"
+
+
+def json_schema() -> dict[str, Any]:
+    """A JSON Schema document of every workspace file and each installed connector's options.
+
+    Editors can point a file at one definition, e.g. ``schema.json#/$defs/Measure``.
+    """
+    files: dict[str, type[BaseModel]] = {
+        WORKSPACE_FILE: WorkspaceFile,
+        PLAN_FILE: PlanFile,
+        GOVERNANCE_FILE: GovernanceFile,
+        f"{MEASURES_DIR}/*.yaml": Measure,
+        f"{SOURCES_DIR}/*.yaml": Source,
+    }
+    connectors = {name: cls.Options for name, cls in sorted(registry.available().items())}
+    models = dict.fromkeys([*files.values(), *connectors.values()])
+    refs, schema = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/$defs/{model}"
+    )
+
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return dict(refs[(model, "validation")])
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "CivicStat workspace",
+        "description": "The YAML files of a CivicStat workspace folder; see x-civicstat-files.",
+        "$defs": schema["$defs"],
+        "x-civicstat-files": {pattern: ref(model) for pattern, model in files.items()},
+        "x-civicstat-connectors": {name: ref(model) for name, model in connectors.items()},
+    }
+
+
+@dataclass(frozen=True)
+class _File:
+    """One loaded file: its raw data and places, and its model when it validated."""
+
+    doc: YamlDocument
+    model: BaseModel | None
+
+    @property
+    def path(self) -> str:
+        return self.doc.path
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.doc.data if isinstance(self.doc.data, dict) else {}
+
+
+class _Validator:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.issues: list[Issue] = []
+
+    def run(self) -> tuple[Workspace | None, list[Issue]]:
+        settings = self.load(WORKSPACE_FILE, WorkspaceFile, required=True)
+        plan = self.load(PLAN_FILE, PlanFile, required=True)
+        governance = self.load(GOVERNANCE_FILE, GovernanceFile, required=True)
+        measures = [f for f in (self.load(p, Measure) for p in self.folder(MEASURES_DIR)) if f]
+        sources = [f for f in (self.load(p, Source) for p in self.folder(SOURCES_DIR)) if f]
+        for source in sources:
+            self.check_source(source)
+        departments = self.check_departments(governance)
+        datasets = self.check_sources(sources, departments)
+        measure_ids = self.check_measures(measures, datasets)
+        self.check_plan(plan, departments, measure_ids)
+        issues = sorted(self.issues)
+        if issues:
+            return None, issues
+        # No issues means every file loaded and validated.
+        assert settings is not None
+        assert plan is not None
+        assert governance is not None
+        workspace = Workspace(
+            root=self.root,
+            settings=_model(settings, WorkspaceFile),
+            plan=_model(plan, PlanFile),
+            governance=_model(governance, GovernanceFile),
+            measures={m.id: m for m in (_model(f, Measure) for f in measures)},
+            sources={s.id: s for s in (_model(f, Source) for f in sources)},
+        )
+        return workspace, []
+
+    # --- one file at a time -----------------------------------------------------------
+
+    def folder(self, name: str) -> list[str]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
+        return [f"{name}/{p.name}" for p in sorted(files) if not p.name.startswith(".")]
+
+    def load(self, path: str, model: type[BaseModel], *, required: bool = False) -> _File | None:
+        file = self.root / path
+        if not file.is_file():
+            if required:
+                self.add(path, (1, 1), f"{path} is missing: every workspace needs one")
+            return None
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            self.add(path, (1, 1), f"not UTF-8 text: {error.reason} at byte {error.start}")
+            return None
+        doc, issues = load_yaml(text, path)
+        self.issues += issues
+        if doc is None:
+            return None
+        if doc.data is None:
+            self.add(path, (1, 1), f"file is empty: expected {_what(model)}")
+            return _File(doc, None)
+        try:
+            return _File(doc, model.model_validate(doc.data))
+        except ValidationError as error:
+            self.issues += _model_issues(error, model, doc)
+            return _File(doc, None)
+
+    def check_source(self, source: _File) -> None:
+        """The connector exists, its options fit its own model, and the schedule is cron."""
+        data = source.data
+        name = data.get("connector", "file")
+        installed = registry.available()
+        if isinstance(name, str) and name not in installed:
+            known = ", ".join(sorted(installed)) or "none"
+            message = f"unknown connector {name!r}{_hint(name, installed)} (installed: {known})"
+            self.at(source, ("connector",), message)
+        elif isinstance(name, str) and isinstance(data.get("options", {}), dict):
+            options_model = installed[name].Options
+            try:
+                options_model.model_validate(data.get("options", {}))
+            except ValidationError as error:
+                self.issues += _model_issues(error, options_model, source.doc, ("options",))
+        schedule = data.get("schedule")
+        if isinstance(schedule, str):
+            try:
+                CronTrigger.from_crontab(schedule, timezone="UTC")
+            except ValueError as error:
+                reason = _lower_first(str(error))
+                self.at(source, ("schedule",), f"invalid cron expression {schedule!r}: {reason}")
+
+    # --- between files ----------------------------------------------------------------
+
+    def check_departments(self, governance: _File | None) -> set[str]:
+        if governance is None:
+            return set()
+        departments = _items(governance, "departments")
+        ids = self.unique("department", [(governance, (*loc, "id")) for loc in departments])
+        parents: dict[str, str] = {}
+        for loc in departments:
+            item = _get(governance, loc)
+            parent = item.get("parent")
+            self.reference(governance, (*loc, "parent"), "department", ids, _IN_GOVERNANCE)
+            if isinstance(item.get("id"), str) and isinstance(parent, str):
+                parents[item["id"]] = parent
+        for loc in departments:
+            start = _get(governance, loc).get("id")
+            if not isinstance(start, str):
+                continue
+            chain = [start]
+            while chain[-1] in parents and len(chain) <= len(parents):
+                chain.append(parents[chain[-1]])
+                if chain[-1] == start:
+                    cycle = " → ".join(str(c) for c in chain)
+                    self.at(governance, (*loc, "parent"), f"departments form a cycle: {cycle}")
+                    break
+        return set(ids)
+
+    def check_sources(self, sources: list[_File], departments: set[str]) -> dict[str, _File]:
+        """Unique source ids and datasets, known owners; returns each dataset's source."""
+        self.unique("source", [(s, ("id",)) for s in sources])
+        by_dataset: dict[str, _File] = {}
+        for source in sources:
+            self.reference(source, ("owner",), "department", departments, _IN_GOVERNANCE)
+            dataset = source.data.get("dataset") or source.data.get("id")
+            if not isinstance(dataset, str):
+                continue
+            loc: Loc = ("dataset",) if source.data.get("dataset") else ("id",)
+            if dataset in by_dataset:
+                first = by_dataset[dataset]
+                message = f"dataset {dataset!r} is already loaded by {first.path}"
+                self.at(source, loc, f"{message}; give this source its own dataset")
+            else:
+                by_dataset[dataset] = source
+        return by_dataset
+
+    def check_measures(self, measures: list[_File], datasets: dict[str, _File]) -> set[str]:
+        ids = self.unique("measure", [(m, ("id",)) for m in measures])
+        for measure in measures:
+            data = measure.data
+            self.reference(measure, ("dataset",), "dataset", datasets, "not loaded by any source")
+            dataset = data.get("dataset")
+            if not isinstance(dataset, str) or dataset not in datasets:
+                continue
+            columns = _columns(datasets[dataset])
+            time = data.get("time")
+            self.column(measure, ("time",), dataset, columns)
+            if isinstance(time, str) and columns.get(time) not in (None, *_TIME_TYPES):
+                message = f"time column {time!r} is {columns[time]}; it must be a date or timestamp"
+                self.at(measure, ("time",), message)
+            breakdowns = data.get("breakdowns")
+            for index in range(len(breakdowns) if isinstance(breakdowns, list) else 0):
+                self.column(measure, ("breakdowns", index), dataset, columns)
+            for name in ("condition", "filter"):
+                sql = data.get(name)
+                if isinstance(sql, str):
+                    for problem in expressions.check(sql, columns):
+                        self.at(measure, (name,), f"{name}: {problem}")
+        return set(ids)
+
+    def check_plan(self, plan: _File | None, departments: set[str], measures: set[str]) -> None:
+        if plan is None:
+            return
+        goals = _items(plan, "goals")
+        self.unique("goal", [(plan, (*loc, "id")) for loc in goals])
+        objectives = [loc for goal in goals for loc in _items(plan, (*goal, "objectives"))]
+        self.unique("objective", [(plan, (*loc, "id")) for loc in objectives])
+        for loc in objectives:
+            self.reference(plan, (*loc, "department"), "department", departments, _IN_GOVERNANCE)
+            self.reference(plan, (*loc, "measure"), "measure", measures, _IN_MEASURES)
+        try:
+            period = PlanPeriod.model_validate(plan.data.get("period"))
+        except ValidationError:
+            return  # already reported against the plan file
+        if period.end <= period.start:
+            message = f"plan period must end after it starts ({period.start} to {period.end})"
+            self.at(plan, ("period", "end"), message)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def unique(self, kind: str, places: list[tuple[_File, Loc]]) -> dict[str, str]:
+        """Report ids defined twice; returns each id with where it was first defined."""
+        first: dict[str, str] = {}
+        for file, loc in places:
+            value = _get(file, loc)
+            if not isinstance(value, str):
+                continue
+            if value in first:
+                message = f"duplicate {kind} id {value!r} (first defined at {first[value]})"
+                self.at(file, loc, message)
+            else:
+                line, column = file.doc.positions.value(loc)
+                first[value] = f"{file.path}:{line}:{column}"
+        return first
+
+    def reference(
+        self, file: _File, loc: Loc, kind: str, known: Iterable[str], missing: str
+    ) -> None:
+        """Report a reference to an id that ``known`` lacks; ``missing`` says where it isn't."""
+        value = _get(file, loc)
+        if isinstance(value, str) and value not in known:
+            self.at(file, loc, f"{kind} {value!r} {missing}{_hint(value, known)}")
+
+    def column(self, file: _File, loc: Loc, dataset: str, columns: dict[str, str]) -> None:
+        value = _get(file, loc)
+        if isinstance(value, str) and value not in columns:
+            self.at(file, loc, f"column {value!r} not in dataset {dataset}{_hint(value, columns)}")
+
+    def at(self, file: _File, loc: Loc, message: str) -> None:
+        self.add(file.path, file.doc.positions.value(loc), message)
+
+    def add(self, path: str, place: tuple[int, int], message: str) -> None:
+        self.issues.append(Issue(path, place[0], place[1], message))
+
+
+def _model_issues(
+    error: ValidationError, model: type[BaseModel], doc: YamlDocument, prefix: Loc = ()
+) -> list[Issue]:
+    """Each pydantic error as an issue at the place of the key or value it is about."""
+    issues = []
+    for err in error.errors():
+        inner: Loc = tuple(err["loc"])
+        loc = (*prefix, *inner)
+        kind, value = err["type"], err.get("input")
+        if kind == "extra_forbidden" and inner:
+            parent = _model_at(model, inner[:-1])
+            fields = list(parent.model_fields) if parent else []
+            place = doc.positions.key(loc)
+            message = f"unknown key {loc[-1]!r}{_hint(str(loc[-1]), fields)}"
+        elif kind == "missing" and inner:
+            place = doc.positions.value(loc[:-1])
+            # Name the whole path when the enclosing mapping is itself absent from the file.
+            name = loc[-1] if loc[:-1] in doc.positions.values else _where(loc)
+            message = f"missing required field {name!r}"
+        else:
+            place = doc.positions.value(loc)
+            message = _value_message(err["msg"], kind, value, err.get("ctx") or {})
+            if not inner and not prefix:
+                message = f"expected {_what(model)}, got {_show(value)}"
+            elif loc:
+                message = f"{_where(loc)}: {message}"
+        issues.append(Issue(doc.path, place[0], place[1], message))
+    return issues
+
+
+def _value_message(msg: str, kind: str, value: Any, ctx: dict[str, Any]) -> str:
+    pattern = ctx.get("pattern")
+    if kind == "string_pattern_mismatch" and pattern in _FRIENDLY_PATTERNS:
+        return f"{_show(value)} is not {_FRIENDLY_PATTERNS[pattern]}"
+    msg = msg.removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type"):
+        return f"expected a mapping (key: value pairs), got {_show(value)}"
+    if msg.startswith("Input should be "):
+        msg = f"{_show(value)} should be {msg.removeprefix('Input should be ')}"
+    if kind in ("enum", "literal_error") and isinstance(value, str):
+        msg += _hint(value, _QUOTED.findall(str(ctx.get("expected", ""))))
+    return _lower_first(msg)
+
+
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc``, to know its field names."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, str) and isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            if field is None:
+                return None
+            current = field.annotation
+        elif isinstance(part, str) and get_origin(current) is dict:
+            current = get_args(current)[1]
+        elif isinstance(part, int) and get_origin(current) in (list, tuple, set, frozenset):
+            current = get_args(current)[0]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X`` and ``Annotated[X, ...]`` → ``X``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _model(file: _File, model: type[Any]) -> Any:
+    assert isinstance(file.model, model)
+    return file.model
+
+
+def _items(file: _File, loc: Loc | str) -> list[Loc]:
+    """Places of the mappings in the list at ``loc``, skipping entries of the wrong shape."""
+    loc = (loc,) if isinstance(loc, str) else loc
+    items = _get(file, loc)
+    if not isinstance(items, list):
+        return []
+    return [(*loc, i) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _get(file: _File, loc: Loc) -> Any:
+    value: Any = file.data
+    for part in loc:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _columns(source: _File) -> dict[str, str]:
+    columns = source.data.get("columns")
+    return {
+        c["name"]: str(c.get("type"))
+        for c in (columns if isinstance(columns, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("name"), str)
+    }
+
+
+def _hint(value: str, known: Iterable[str]) -> str:
+    match = difflib.get_close_matches(value, list(known), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _where(loc: Loc) -> str:
+    """The tail of ``loc`` after its last list item, e.g. ``target.value`` or ``breakdowns[1]``."""
+    start = max((i + 1 for i, p in enumerate(loc[:-1]) if isinstance(p, int)), default=0)
+    text = ""
+    for part in loc[start:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _what(model: type[BaseModel]) -> str:
+    names = {
+        WorkspaceFile: "the workspace settings (name, title, timezone...)",
+        PlanFile: "a plan (title, period, goals)",
+        GovernanceFile: "governance (departments...)",
+        Measure: "one measure (id, title, dataset, kind...)",
+        Source: "one source (id, title, owner, connector, columns...)",
+    }
+    return names.get(model, f"a {model.__name__} mapping")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,120 @@
+"""Shared fixtures: real services (PostgreSQL), real data (../shared/data), real workspaces.
+
+A test that needs a service or the shared data skips on a user's machine without it, but
+fails under ``CI=true``: there, a skip would hide a broken promise.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from civicstat.governance.actors import Actor, operator
+from civicstat.services import workspace as workspace_service
+from civicstat.services.context import Context
+from civicstat.settings import Settings
+from civicstat.spec.example import write_example
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CIVICSTAT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CIVICSTAT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a user's machine; fail in CI, where every prerequisite must be present."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this may not be skipped)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        unavailable(f"shared data folder {SHARED_DATA} not found")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means: no server here
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"civicstat_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each metadata test runs on both stores: the SQLite default and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'metadata.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def admin() -> Actor:
+    return operator("pytest")
+
+
+@pytest.fixture
+def example_root(tmp_path: Path) -> Path:
+    """A fresh copy of the example workspace that `civicstat init` writes."""
+    root = tmp_path / "ws"
+    write_example(root)
+    return root
+
+
+@pytest.fixture
+def make_context(database_url: str) -> Iterator[Callable[[Path], Context]]:
+    """Open contexts on a workspace with the parametrised metadata store."""
+    opened: list[Context] = []
+
+    def make(root: Path) -> Context:
+        ctx = Context(Settings(workspace=root, database_url=database_url))
+        ctx.migrate()
+        opened.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in opened:
+        ctx.close()
+
+
+@pytest.fixture
+def example_ctx(
+    example_root: Path, make_context: Callable[[Path], Context], admin: Actor
+) -> Context:
+    """The example workspace, applied, on each metadata store."""
+    ctx = make_context(example_root)
+    workspace_service.apply(ctx, admin)
+    return ctx
+
