@@ -59,7 +59,8 @@ def observations(measure: Measure, result: Any) -> Iterator[ObservationRow]:
         start: dt.date = row["_period"]
         period = period_of(start, measure.grain)
         num, den = row["num"], row["den"]
-        value = num / den * scale if den else None
+        # num × scale is exact for counts, so the one division is correctly rounded.
+        value = num * scale / den if den else None
         if value is not None and not math.isfinite(value):
             value = None
         key = slice_key(row["dim"], row["dim_value"]) if row["dim"] else ALL
