@@ -48,7 +48,7 @@ def postgres_server() -> str:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any failure means: no server here
+    except Exception as error:
         unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error.__class__.__name__}")
     finally:
         engine.dispose()
@@ -117,4 +117,3 @@ def example_ctx(
     ctx = make_context(example_root)
     workspace_service.apply(ctx, admin)
     return ctx
-

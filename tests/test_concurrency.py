@@ -79,7 +79,9 @@ def served(tmp_path: Path, database_url: str, admin: Actor) -> Iterator[Served]:
     port = free_port()
     server = subprocess.Popen(
         [*CLI, "serve", "-w", str(root), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -91,14 +93,22 @@ def served(tmp_path: Path, database_url: str, admin: Actor) -> Iterator[Served]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"server did not start: {server.stderr.read().decode() if server.stderr else ''}")
+                output = server.stderr.read().decode() if server.stderr else ""
+                pytest.fail(f"server did not start: {output}")
             time.sleep(0.2)
         with httpx.Client(base_url=base) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
             assert token is not None
-            client.post("/login", data={"username": "reader", "password": PASSWORD,
-                                        "csrf_token": token.group(1), "next": "/plan"})
+            client.post(
+                "/login",
+                data={
+                    "username": "reader",
+                    "password": PASSWORD,
+                    "csrf_token": token.group(1),
+                    "next": "/plan",
+                },
+            )
             cookies = dict(client.cookies)
         yield Served(root, base, env, cookies)
     finally:
@@ -139,8 +149,14 @@ def test_reads_during_ingest_see_one_whole_version(served: Served) -> None:
     try:
         for copies in (150, 1, 100):  # 45,000 rows, then 300, then 30,000
             write_copies(template, header, copies, data)
-            result = subprocess.run([*CLI, "ingest", "-w", str(root)], env=env, capture_output=True,
-                                    text=True, timeout=300, check=False)
+            result = subprocess.run(
+                [*CLI, "ingest", "-w", str(root)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
             assert result.returncode == 0, result.stderr
         time.sleep(0.5)
     finally:

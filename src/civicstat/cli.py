@@ -32,15 +32,21 @@ from civicstat.services.errors import PermissionDenied, ServiceError
 from civicstat.settings import Settings
 from civicstat.spec.workspace import SpecError
 
-app = typer.Typer(help="CivicStat: performance management on a city's own data.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="CivicStat: performance management on a city's own data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 WorkspaceArg = Annotated[Path, typer.Argument(help="Workspace folder", file_okay=False)]
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder", envvar="CIVICSTAT_WORKSPACE")]
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder", envvar="CIVICSTAT_WORKSPACE")
+]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -139,11 +145,16 @@ def ingest(
                 try:
                     outcome = ingest_service.ingest(ctx, me(), source_id, recompute=recompute)
                 except IngestError as error:
-                    err.print(f"[red]{source_id}: failed (run {error.run_id}):[/red] {error}", soft_wrap=True)
+                    err.print(
+                        f"[red]{source_id}: failed (run {error.run_id}):[/red] {error}",
+                        soft_wrap=True,
+                    )
                     failed += 1
                     continue
             v = outcome.result.version
-            out.print(f"{source_id}: {v.row_count:,} rows → {v.label} (run {outcome.result.run_id})")
+            out.print(
+                f"{source_id}: {v.row_count:,} rows → {v.label} (run {outcome.result.run_id})"
+            )
             for c in outcome.computed:
                 out.print(f"  {c.measure_id}: {c.observations} observations")
     if failed:
@@ -167,7 +178,8 @@ def runs(workspace: WorkspaceOpt = Path("."), limit: int = 20) -> None:
     """List recent ingest runs."""
     with opened(workspace) as ctx:
         for run in runs_service.recent(ctx, me(), limit):
-            line = f"{run.id:>5}  {run.started_at:%Y-%m-%d %H:%M:%S}  {run.source_id:<24} {run.status:<10}"
+            started = f"{run.started_at:%Y-%m-%d %H:%M:%S}"
+            line = f"{run.id:>5}  {started}  {run.source_id:<24} {run.status:<10}"
             line += f" {run.rows_loaded:>10,} rows"
             if run.error:
                 line += f"  {run.error.splitlines()[0]}"
@@ -198,23 +210,36 @@ def users_add(
     department: Annotated[str | None, typer.Option(help="Department id")] = None,
     display_name: Annotated[str | None, typer.Option(help="Name shown in the app")] = None,
     workspace: WorkspaceOpt = Path("."),
-    password_env: Annotated[str | None, typer.Option(help="Read the password from this environment variable")] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Read the password from this environment variable")
+    ] = None,
 ) -> None:
     """Add a user; the password is asked for (or read from --password-env)."""
     if password_env:
-        password = os.environ.get(password_env) or fail(f"environment variable {password_env} is empty")
+        password = os.environ.get(password_env) or fail(
+            f"environment variable {password_env} is empty"
+        )
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with opened(workspace) as ctx:
-        users_service.add_user(ctx, me(), username=username, password=password, role=role,
-                               department=department, display_name=display_name)
+        users_service.add_user(
+            ctx,
+            me(),
+            username=username,
+            password=password,
+            role=role,
+            department=department,
+            display_name=display_name,
+        )
     out.print(f"user {username} added ({role.value})")
 
 
 @app.command()
 def demo(
     directory: WorkspaceArg = Path("riverton"),
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when built")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve when built")
+    ] = True,
     calls: Annotated[int, typer.Option(help="911 calls to generate")] = 1_100_000,
     port: int = 8000,
 ) -> None:
@@ -230,14 +255,22 @@ def demo(
     with opened(directory) as ctx:
         if not credentials.exists():
             password = secrets.token_urlsafe(12)
-            users_service.add_user(ctx, me(), username="admin", password=password, role=Role.ADMIN,
-                                   display_name="Riverton performance office")
+            users_service.add_user(
+                ctx,
+                me(),
+                username="admin",
+                password=password,
+                role=Role.ADMIN,
+                display_name="Riverton performance office",
+            )
             credentials.write_text(f"admin\n{password}\n", encoding="utf-8")
             credentials.chmod(0o600)
     username, password = credentials.read_text(encoding="utf-8").split()
-    out.print(f"\nRiverton is ready. Sign in at http://127.0.0.1:{port}/login as "
-              f"[bold]{username}[/bold] with password [bold]{password}[/bold]\n"
-              f"(kept in {credentials}).")
+    out.print(
+        f"\nRiverton is ready. Sign in at http://127.0.0.1:{port}/login as "
+        f"[bold]{username}[/bold] with password [bold]{password}[/bold]\n"
+        f"(kept in {credentials})."
+    )
     if serve_after:
         serve(directory, "127.0.0.1", port)
 

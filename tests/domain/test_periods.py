@@ -18,7 +18,9 @@ def test_a_day_lies_in_its_period_and_periods_tile(day: dt.date, grain: Grain) -
     period = period_of(day, grain)
     assert period.contains(day)
     assert period_of(period.start, grain) == period
-    assert period_of(period.end, grain).start == period.end  # the next period starts where this ends
+    assert (
+        period_of(period.end, grain).start == period.end
+    )  # the next period starts where this ends
     assert period_of(period.end - dt.timedelta(days=1), grain) == period
 
 
@@ -27,7 +29,13 @@ def test_a_day_lies_in_its_period_and_periods_tile(day: dt.date, grain: Grain) -
     [
         (dt.date(2024, 2, 29), Grain.MONTH, "2024-02", dt.date(2024, 2, 1), dt.date(2024, 3, 1)),
         (dt.date(2024, 12, 31), Grain.MONTH, "2024-12", dt.date(2024, 12, 1), dt.date(2025, 1, 1)),
-        (dt.date(2024, 11, 15), Grain.QUARTER, "2024-Q4", dt.date(2024, 10, 1), dt.date(2025, 1, 1)),
+        (
+            dt.date(2024, 11, 15),
+            Grain.QUARTER,
+            "2024-Q4",
+            dt.date(2024, 10, 1),
+            dt.date(2025, 1, 1),
+        ),
         (dt.date(2025, 1, 1), Grain.WEEK, "2025-W01", dt.date(2024, 12, 30), dt.date(2025, 1, 6)),
         (dt.date(2025, 8, 24), Grain.DAY, "2025-08-24", dt.date(2025, 8, 24), dt.date(2025, 8, 25)),
         (dt.date(2025, 8, 24), Grain.YEAR, "2025", dt.date(2025, 1, 1), dt.date(2026, 1, 1)),

@@ -35,7 +35,9 @@ def test_lower_is_better_example() -> None:
 
 
 @given(value=finite, goal=finite, band=bands, direction=directions)
-def test_meeting_the_target_exactly_is_on_target(value: float, goal: float, band: float, direction: Direction) -> None:
+def test_meeting_the_target_exactly_is_on_target(
+    value: float, goal: float, band: float, direction: Direction
+) -> None:
     assert evaluate(goal, Target(goal, direction, band)) is Status.ON_TARGET
 
 
@@ -44,7 +46,11 @@ def test_a_better_value_never_has_a_worse_status(
     a: float, b: float, goal: float, band: float, direction: Direction
 ) -> None:
     target = Target(goal, direction, band)
-    better, worse = (max(a, b), min(a, b)) if direction is Direction.HIGHER_IS_BETTER else (min(a, b), max(a, b))
+    better, worse = (
+        (max(a, b), min(a, b))
+        if direction is Direction.HIGHER_IS_BETTER
+        else (min(a, b), max(a, b))
+    )
     assert RANK[evaluate(better, target)] <= RANK[evaluate(worse, target)]
 
 
@@ -60,8 +66,15 @@ def test_directions_mirror_each_other(value: float, goal: float, band: float) ->
     assert higher is lower
 
 
-@given(goal=finite, band=bands, direction=directions, value=st.sampled_from([math.nan, math.inf, -math.inf]))
-def test_non_finite_values_have_no_data(goal: float, band: float, direction: Direction, value: float) -> None:
+@given(
+    goal=finite,
+    band=bands,
+    direction=directions,
+    value=st.sampled_from([math.nan, math.inf, -math.inf]),
+)
+def test_non_finite_values_have_no_data(
+    goal: float, band: float, direction: Direction, value: float
+) -> None:
     assert evaluate(value, Target(goal, direction, band)) is Status.NO_DATA
 
 

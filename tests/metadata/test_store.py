@@ -14,7 +14,14 @@ from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets, observations
 from civicstat.metadata.db import Database, current_revision, head_revision
-from civicstat.metadata.models import AuditEvent, Base, Definition, Observation, Revision, SpecObject
+from civicstat.metadata.models import (
+    AuditEvent,
+    Base,
+    Definition,
+    Observation,
+    Revision,
+    SpecObject,
+)
 from civicstat.metadata.observations import ObservationRow
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -38,7 +45,9 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     db.dispose()
 
 
-def test_applying_an_unchanged_workspace_creates_no_revision(example_ctx: Context, admin: Actor) -> None:
+def test_applying_an_unchanged_workspace_creates_no_revision(
+    example_ctx: Context, admin: Actor
+) -> None:
     again = workspace_service.apply(example_ctx, admin)
     assert again.revision is None
     with example_ctx.db.session() as session:
@@ -69,7 +78,9 @@ def test_a_removed_objective_is_retired_and_keeps_its_definition(
         assert removed["id"] not in {o.id for _, o in plan_now.objectives()}
 
 
-def test_a_changed_target_is_a_new_definition(example_ctx: Context, example_root: Path, admin: Actor) -> None:
+def test_a_changed_target_is_a_new_definition(
+    example_ctx: Context, example_root: Path, admin: Actor
+) -> None:
     plan_path = example_root / "plan.yaml"
     plan = yaml.safe_load(plan_path.read_text())
     objective = plan["goals"][0]["objectives"][0]
@@ -79,9 +90,12 @@ def test_a_changed_target_is_a_new_definition(example_ctx: Context, example_root
     result = workspace_service.apply(example_ctx, admin)
 
     assert result.changed == [f"objective {objective['id']}"]
-    assert result.added == [] and result.retired == []
+    assert result.added == []
+    assert result.retired == []
     with example_ctx.db.session() as session:
-        hashes = session.scalars(select(Definition.hash).where(Definition.key == objective["id"])).all()
+        hashes = session.scalars(
+            select(Definition.hash).where(Definition.key == objective["id"])
+        ).all()
         assert len(hashes) == 2  # the old definition is kept beside the new one
 
 
@@ -89,9 +103,13 @@ def test_publishing_versions_moves_the_head(database_url: str) -> None:
     db = Database(database_url)
     db.migrate()
     with db.write() as session:
-        first = datasets.publish(session, dataset_id="calls", files=["a.parquet"], columns=[], row_count=3, run_id=None)
+        first = datasets.publish(
+            session, dataset_id="calls", files=["a.parquet"], columns=[], row_count=3, run_id=None
+        )
     with db.write() as session:
-        second = datasets.publish(session, dataset_id="calls", files=["b.parquet"], columns=[], row_count=5, run_id=None)
+        second = datasets.publish(
+            session, dataset_id="calls", files=["b.parquet"], columns=[], row_count=5, run_id=None
+        )
     with db.session() as session:
         head = datasets.current(session, "calls")
         assert head is not None
@@ -103,29 +121,44 @@ def test_recomputing_supersedes_but_keeps_what_was_reported(database_url: str) -
     db = Database(database_url)
     db.migrate()
     with db.write() as session:
-        v1 = datasets.publish(session, dataset_id="d", files=[], columns=[], row_count=0, run_id=None)
-        v2 = datasets.publish(session, dataset_id="d", files=[], columns=[], row_count=0, run_id=None)
+        v1 = datasets.publish(
+            session, dataset_id="d", files=[], columns=[], row_count=0, run_id=None
+        )
+        v2 = datasets.publish(
+            session, dataset_id="d", files=[], columns=[], row_count=0, run_id=None
+        )
     row = ObservationRow(dt.date(2026, 1, 1), dt.date(2026, 2, 1), "", 50.0, 1, 2, 2)
     kwargs = {"measure_id": "m", "grain": "month", "definition_hash": "h" * 64}
     with db.write() as session:
         assert observations.replace_current(session, data_version_id=v1.id, rows=[row], **kwargs)
     with db.write() as session:  # same definition and data: nothing to do
-        assert not observations.replace_current(session, data_version_id=v1.id, rows=[row], **kwargs)
+        assert not observations.replace_current(
+            session, data_version_id=v1.id, rows=[row], **kwargs
+        )
     restated = ObservationRow(dt.date(2026, 1, 1), dt.date(2026, 2, 1), "", 75.0, 3, 4, 4)
     with db.write() as session:
-        assert observations.replace_current(session, data_version_id=v2.id, rows=[restated], **kwargs)
+        assert observations.replace_current(
+            session, data_version_id=v2.id, rows=[restated], **kwargs
+        )
     with db.session() as session:
         assert [o.value for o in observations.current_series(session, "m")] == [75.0]
         history = session.scalars(select(Observation).order_by(Observation.id)).all()
-        assert [(o.value, o.superseded_at is not None) for o in history] == [(50.0, True), (75.0, False)]
+        assert [(o.value, o.superseded_at is not None) for o in history] == [
+            (50.0, True),
+            (75.0, False),
+        ]
     db.dispose()
 
 
-def test_audit_chain_verifies_and_names_the_first_tampered_record(database_url: str, admin: Actor) -> None:
+def test_audit_chain_verifies_and_names_the_first_tampered_record(
+    database_url: str, admin: Actor
+) -> None:
     db = Database(database_url)
     db.migrate()
     with db.write() as session:
-        ids = [audit.record(session, admin, "test:event", "thing", str(i), n=i).id for i in range(5)]
+        ids = [
+            audit.record(session, admin, "test:event", "thing", str(i), n=i).id for i in range(5)
+        ]
     with db.session() as session:
         assert audit.verify(session) is None
     with db.write() as session:

@@ -9,8 +9,13 @@ import pytest
 
 from civicstat.metrics.expressions import ExpressionError, check, parse, to_ibis
 
-COLUMNS = {"answer_seconds": "float", "priority": "integer", "received_at": "timestamp",
-           "answered_at": "timestamp", "district": "string"}
+COLUMNS = {
+    "answer_seconds": "float",
+    "priority": "integer",
+    "received_at": "timestamp",
+    "answered_at": "timestamp",
+    "district": "string",
+}
 
 INJECTIONS = [
     ("answer_seconds <= 10; DROP TABLE calls", "several statements"),
@@ -35,19 +40,23 @@ def test_anything_outside_the_allowlist_is_rejected_with_a_reason(sql: str, reas
 
 
 def test_unknown_columns_are_named_with_a_suggestion() -> None:
-    assert check("answer_secs <= 10", COLUMNS) == ["unknown column 'answer_secs' (did you mean 'answer_seconds'?)"]
+    assert check("answer_secs <= 10", COLUMNS) == [
+        "unknown column 'answer_secs' (did you mean 'answer_seconds'?)"
+    ]
 
 
 @pytest.fixture
 def calls() -> ibis.Table:
     t0 = dt.datetime(2026, 1, 1, 8, 0, 0)
-    return ibis.memtable({
-        "answer_seconds": [4.0, 10.0, 10.5, None],
-        "priority": [1, 2, 1, 3],
-        "received_at": [t0] * 4,
-        "answered_at": [t0 + dt.timedelta(seconds=s) for s in (4, 10, 10.5, 30)],
-        "district": ["North", "south", "Harbor", None],
-    })
+    return ibis.memtable(
+        {
+            "answer_seconds": [4.0, 10.0, 10.5, None],
+            "priority": [1, 2, 1, 3],
+            "received_at": [t0] * 4,
+            "answered_at": [t0 + dt.timedelta(seconds=s) for s in (4, 10, 10.5, 30)],
+            "district": ["North", "south", "Harbor", None],
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +75,9 @@ def calls() -> ibis.Table:
         ("district IS NOT NULL AND TRUE", [True, True, True, False]),
     ],
 )
-def test_conditions_mean_what_sql_says(calls: ibis.Table, sql: str, expected: list[bool | None]) -> None:
+def test_conditions_mean_what_sql_says(
+    calls: ibis.Table, sql: str, expected: list[bool | None]
+) -> None:
     result = calls.select(r=to_ibis(parse(sql), calls)).to_pyarrow().column("r").to_pylist()
     assert result == expected
 

@@ -13,8 +13,13 @@ from civicstat.spec.models import Measure
 
 def measure(**overrides: object) -> Measure:
     fields: dict[str, object] = {
-        "id": "answered-10s", "title": "Answered within 10 s", "dataset": "calls", "kind": "share",
-        "condition": "answer_seconds <= 10", "time": "received_at", "breakdowns": ["district"],
+        "id": "answered-10s",
+        "title": "Answered within 10 s",
+        "dataset": "calls",
+        "kind": "share",
+        "condition": "answer_seconds <= 10",
+        "time": "received_at",
+        "breakdowns": ["district"],
     }
     return Measure.model_validate(fields | overrides)
 
@@ -23,18 +28,24 @@ def rows() -> ibis.Table:
     def t(month: int, day: int) -> dt.datetime:
         return dt.datetime(2026, month, day, 12)
 
-    return ibis.memtable(pa.table({
-        "received_at": [t(1, 1), t(1, 31), t(1, 15), t(2, 1), t(2, 28), t(2, 3), None],
-        "answer_seconds": [3.0, 12.0, None, 9.0, 10.0, 11.0, 1.0],
-        "district": ["North", "North", "South", "South", None, "North", "North"],
-        "priority": [1, 1, 2, 1, 2, 2, 1],
-    }))
+    return ibis.memtable(
+        pa.table(
+            {
+                "received_at": [t(1, 1), t(1, 31), t(1, 15), t(2, 1), t(2, 28), t(2, 3), None],
+                "answer_seconds": [3.0, 12.0, None, 9.0, 10.0, 11.0, 1.0],
+                "district": ["North", "North", "South", "South", None, "North", "North"],
+                "priority": [1, 1, 2, 1, 2, 2, 1],
+            }
+        )
+    )
 
 
 def computed(m: Measure) -> dict[tuple[str, str], tuple[float | None, float | None, float | None]]:
     result = expression(m, rows()).to_pyarrow()
-    return {(o.period_start.isoformat(), o.slice_key): (o.value, o.numerator, o.denominator)
-            for o in observations(m, result)}
+    return {
+        (o.period_start.isoformat(), o.slice_key): (o.value, o.numerator, o.denominator)
+        for o in observations(m, result)
+    }
 
 
 def test_share_by_month_with_breakdown_and_total() -> None:
@@ -70,4 +81,8 @@ def test_quarterly_grain_periods_end_where_the_next_begins() -> None:
     result = expression(measure(grain="quarter", breakdowns=[]), rows()).to_pyarrow()
     (obs,) = list(observations(measure(grain="quarter", breakdowns=[]), result))
     assert (obs.period_start, obs.period_end, obs.numerator, obs.denominator) == (
-        dt.date(2026, 1, 1), dt.date(2026, 4, 1), 3, 6)
+        dt.date(2026, 1, 1),
+        dt.date(2026, 4, 1),
+        3,
+        6,
+    )

@@ -36,7 +36,9 @@ def rewrite_rows(path: Path, change: dict[int, dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def test_ingest_keeps_the_raw_file_and_publishes_a_version(example_ctx: Context, admin: Actor) -> None:
+def test_ingest_keeps_the_raw_file_and_publishes_a_version(
+    example_ctx: Context, admin: Actor
+) -> None:
     source_file = data_file(example_ctx.root)
     outcome = ingest_service.ingest(example_ctx, admin, SOURCE)
     with example_ctx.db.session() as session:
@@ -47,8 +49,13 @@ def test_ingest_keeps_the_raw_file_and_publishes_a_version(example_ctx: Context,
     assert raw.sha256 == hashlib.sha256(source_file.read_bytes()).hexdigest()
     assert raw.size == source_file.stat().st_size
     assert raw.lake_path.startswith(f"raw/{SOURCE}/")
-    assert (run.status, run.rows_loaded, run.data_version_id) == ("succeeded", 300, head.id if head else None)
-    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert (run.status, run.rows_loaded, run.data_version_id) == (
+        "succeeded",
+        300,
+        head.id if head else None,
+    )
+    assert run.finished_at is not None
+    assert run.finished_at >= run.started_at
 
 
 def test_a_value_that_does_not_fit_its_type_fails_the_run_and_keeps_the_last_good_version(
@@ -61,23 +68,32 @@ def test_a_value_that_does_not_fit_its_type_fails_the_run_and_keeps_the_last_goo
         ingest_service.ingest(example_ctx, admin, SOURCE)
 
     # Row 4 of the data is line 6 of the file: the header is line 1.
-    assert "service_requests.csv:6: column 'created_at': 'not-a-date' is not a valid timestamp" in str(failure.value)
+    assert (
+        "service_requests.csv:6: column 'created_at': 'not-a-date' is not a valid timestamp"
+        in str(failure.value)
+    )
     with example_ctx.db.session() as session:
         head = datasets.current(session, SOURCE)
         failed = session.get_one(IngestRun, failure.value.run_id)
         raw_of_failed = session.scalars(select(RawFile).where(RawFile.run_id == failed.id)).all()
-    assert head is not None and head.id == good.id
-    assert failed.status == "failed" and "not-a-date" in (failed.error or "")
+    assert head is not None
+    assert head.id == good.id
+    assert failed.status == "failed"
+    assert "not-a-date" in (failed.error or "")
     assert len(raw_of_failed) == 1  # what arrived is kept, even when it could not be loaded
     tables = example_ctx.lake.root / "tables" / SOURCE
     assert len(list(tables.iterdir())) == 1  # the failed version's folder was removed
 
 
-def test_a_missing_declared_column_is_a_clear_error(example_ctx: Context, admin: Actor, example_root: Path) -> None:
+def test_a_missing_declared_column_is_a_clear_error(
+    example_ctx: Context, admin: Actor, example_root: Path
+) -> None:
     path = data_file(example_root)
     text = path.read_text(encoding="utf-8").replace("closed_at", "closed_time", 1)
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(IngestError, match=r"declared column\(s\) missing from the source: closed_at"):
+    with pytest.raises(
+        IngestError, match=r"declared column\(s\) missing from the source: closed_at"
+    ):
         ingest_service.ingest(example_ctx, admin, SOURCE)
 
 

@@ -42,11 +42,14 @@ COLUMNS = {
 def write_decc_workspace(root: Path, cad_folder: Path) -> None:
     (root / "sources").mkdir(parents=True)
     (root / "measures").mkdir()
-    (root / "civicstat.yaml").write_text("name: decc\ntitle: DECC 911\ntimezone: America/New_York\n")
+    (root / "civicstat.yaml").write_text(
+        "name: decc\ntitle: DECC 911\ntimezone: America/New_York\n"
+    )
     (root / "governance.yaml").write_text(
         "departments:\n  - {id: emergency-communications, title: Emergency Communications}\n"
     )
-    (root / "plan.yaml").write_text(textwrap.dedent("""\
+    (root / "plan.yaml").write_text(
+        textwrap.dedent("""\
         title: DECC plan
         period: {start: 2025-07-01, end: 2026-06-30}
         goals:
@@ -58,7 +61,8 @@ def write_decc_workspace(root: Path, cad_folder: Path) -> None:
                 department: emergency-communications
                 measure: ems-p1-processing-60s
                 target: {value: 90, direction: higher_is_better, warning_band: 5}
-        """))
+        """)
+    )
     columns = "\n".join(f"  - {{name: {name}, type: {kind}}}" for name, kind in COLUMNS.items())
     (root / "sources" / "cad.yaml").write_text(
         textwrap.dedent(f"""\
@@ -75,7 +79,8 @@ def write_decc_workspace(root: Path, cad_folder: Path) -> None:
         + columns
         + "\n"
     )
-    (root / "measures" / "ems.yaml").write_text(textwrap.dedent("""\
+    (root / "measures" / "ems.yaml").write_text(
+        textwrap.dedent("""\
         id: ems-p1-processing-60s
         title: Priority-1 EMS incidents processed within 60 seconds
         dataset: cad_incidents
@@ -86,7 +91,8 @@ def write_decc_workspace(root: Path, cad_folder: Path) -> None:
         grain: month
         breakdowns: [Shift]
         unit: percent
-        """))
+        """)
+    )
 
 
 def hand_computed(cad_folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
@@ -112,7 +118,10 @@ def hand_computed(cad_folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
 
 @pytest.mark.slow
 def test_ems_processing_share_matches_a_hand_computation(
-    shared_data: Path, tmp_path: Path, make_context, admin: Actor  # type: ignore[no-untyped-def]
+    shared_data: Path,
+    tmp_path: Path,
+    make_context,
+    admin: Actor,  # type: ignore[no-untyped-def]
 ) -> None:
     cad = shared_data / "decc-911" / "cad"
     root = tmp_path / "decc"
@@ -123,7 +132,9 @@ def test_ems_processing_share_matches_a_hand_computation(
     outcome = ingest_service.ingest(ctx, admin, "cad_incidents")
 
     files = sorted(cad.glob("*.csv.gz"))
-    assert outcome.result.version.row_count == 28_751  # every incident of the 18 weeks, week 40's 58 columns too
+    assert (
+        outcome.result.version.row_count == 28_751
+    )  # every incident of the 18 weeks, week 40's 58 columns too
     with ctx.db.session() as session:
         raw = session.scalars(select(RawFile).where(RawFile.run_id == outcome.result.run_id)).all()
         observed = session.scalars(
@@ -146,7 +157,9 @@ def test_ems_processing_share_matches_a_hand_computation(
         obs = got[key]
         assert (obs.numerator, obs.denominator) == (met, total), key
         assert obs.value == 100 * met / total  # to the last bit
-        assert obs.period_end == (dt.date.fromisoformat(key[0]) + dt.timedelta(days=32)).replace(day=1)
+        assert obs.period_end == (dt.date.fromisoformat(key[0]) + dt.timedelta(days=32)).replace(
+            day=1
+        )
     # Sanity against SOURCES.md: P1 EMS processing within 60 s is far from universal.
     all_months = [v for (m, s), v in expected.items() if s == ""]
     share = sum(v[0] for v in all_months) / sum(v[1] for v in all_months)

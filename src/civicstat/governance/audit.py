@@ -45,7 +45,9 @@ def record(
 ) -> AuditEvent:
     """Append an event in the caller's transaction: if it cannot be written, neither can
     the change it describes. Call within a write session (it must serialise with others)."""
-    last = session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1).with_for_update())
+    last = session.scalar(
+        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1).with_for_update()
+    )
     prev_hash = last.hash if last is not None else GENESIS
     event = AuditEvent(
         at=utcnow(),

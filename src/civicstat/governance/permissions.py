@@ -55,7 +55,9 @@ USER_MANAGE = _action("user:manage", "user", "Create users and change their role
 _ALL = frozenset(ACTIONS)
 ROLE_GRANTS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _ALL,
-    Role.STEWARD: frozenset({"plan:read", "dataset:read", "source:ingest", "run:read", "measure:compute"}),
+    Role.STEWARD: frozenset(
+        {"plan:read", "dataset:read", "source:ingest", "run:read", "measure:compute"}
+    ),
     Role.DEPARTMENT_HEAD: frozenset({"plan:read", "dataset:read", "run:read"}),
     Role.ANALYST: frozenset({"plan:read", "dataset:read", "run:read"}),
     Role.VIEWER: frozenset({"plan:read"}),
@@ -75,7 +77,9 @@ _LEVEL = {c: i for i, c in enumerate(Classification)}
 def allowed(actor: Actor, action: Action, resource: Resource) -> bool:
     """Whether ``actor`` may perform ``action`` on ``resource``: the only place this is decided."""
     if resource.kind != action.resource_kind:
-        raise ValueError(f"action {action.name} applies to {action.resource_kind}, not {resource.kind}")
+        raise ValueError(
+            f"action {action.name} applies to {action.resource_kind}, not {resource.kind}"
+        )
     if actor.role is None:
         return False
     if action.name not in ROLE_GRANTS[actor.role]:

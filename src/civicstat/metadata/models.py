@@ -7,7 +7,7 @@ checks that the migrations and these models agree.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -54,13 +54,19 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(dt.UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Revision(Base):
@@ -169,7 +175,9 @@ class Observation(Base):
     """
 
     __tablename__ = "observations"
-    __table_args__ = (Index("ix_observations_current", "measure_id", "superseded_at", "period_start"),)
+    __table_args__ = (
+        Index("ix_observations_current", "measure_id", "superseded_at", "period_start"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     measure_id: Mapped[str] = mapped_column(String(128))
     grain: Mapped[str] = mapped_column(String(16))

@@ -50,15 +50,29 @@ def apply(
     changed: list[str] = []
     for item in items:
         if item.hash not in known_hashes:
-            session.add(Definition(hash=item.hash, kind=item.kind, key=item.key, body=item.body,
-                                   first_revision_id=revision.id))
+            session.add(
+                Definition(
+                    hash=item.hash,
+                    kind=item.kind,
+                    key=item.key,
+                    body=item.body,
+                    first_revision_id=revision.id,
+                )
+            )
             known_hashes.add(item.hash)
         row = existing.pop((item.kind, item.key), None)
         name = f"{item.kind} {item.key}"
         if row is None:
-            session.add(SpecObject(kind=item.kind, key=item.key, title=item.title,
-                                   definition_hash=item.hash, created_revision_id=revision.id,
-                                   updated_revision_id=revision.id))
+            session.add(
+                SpecObject(
+                    kind=item.kind,
+                    key=item.key,
+                    title=item.title,
+                    definition_hash=item.hash,
+                    created_revision_id=revision.id,
+                    updated_revision_id=revision.id,
+                )
+            )
             added.append(name)
         elif row.definition_hash != item.hash or row.retired_revision_id is not None:
             row.definition_hash = item.hash

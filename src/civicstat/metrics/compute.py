@@ -43,8 +43,12 @@ def expression(measure: Measure, rows: Table) -> Table:
         out = rows.group_by(keys).aggregate(num=agg.numerator, den=agg.denominator, n=agg.n)
         value = out[dimension].cast("string") if dimension else ibis.null("string")
         return out.select(
-            "_period", dim=ibis.literal(dimension or "", "string"), dim_value=value,
-            num=out.num.cast("float64"), den=out.den.cast("float64"), n=out.n.cast("int64"),
+            "_period",
+            dim=ibis.literal(dimension or "", "string"),
+            dim_value=value,
+            num=out.num.cast("float64"),
+            den=out.den.cast("float64"),
+            n=out.n.cast("int64"),
         )
 
     parts = [grouped(["_period"], None)]

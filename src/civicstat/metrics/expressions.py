@@ -45,17 +45,23 @@ def parse(sql: str) -> exp.Expression:
         trees = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.SqlglotError as error:
         raise ExpressionError(f"cannot parse condition: {_first_line(error)}") from error
-    trees = [t for t in trees if t is not None]
-    if len(trees) != 1:
-        raise ExpressionError("a condition is one expression: ';' and several statements are not allowed")
-    tree = trees[0]
+    statements = [t for t in trees if t is not None]
+    if len(statements) != 1:
+        raise ExpressionError(
+            "a condition is one expression: ';' and several statements are not allowed"
+        )
+    tree = statements[0]
+    if not isinstance(tree, exp.Expression):
+        raise ExpressionError(f"{_describe(tree)} is not allowed in a condition")
     for node in tree.walk():
         if node.comments:
             raise ExpressionError("comments are not allowed in a condition")
         if not isinstance(node, _ALLOWED):
             raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
         if isinstance(node, exp.Column) and node.table:
-            raise ExpressionError(f"qualified column {node.sql()!r} is not allowed: name the column alone")
+            raise ExpressionError(
+                f"qualified column {node.sql()!r} is not allowed: name the column alone"
+            )
         if isinstance(node, exp.Interval):
             _interval_parts(node)
     if not isinstance(_unwrap(tree), (*_PREDICATES, exp.Boolean, exp.Column)):
@@ -84,8 +90,8 @@ def check(sql: str, columns: Mapping[str, str]) -> list[str]:
 
 def to_ibis(tree: exp.Expression, table: Table) -> BooleanValue:
     """Compile a checked condition to an Ibis boolean expression over ``table``."""
-    value = _Compiler(table).compile(tree)
-    return value  # type: ignore[no-any-return]
+    value: BooleanValue = _Compiler(table).compile(tree)
+    return value
 
 
 class _Compiler:
@@ -109,7 +115,8 @@ class _Compiler:
 
     def compile(self, node: exp.Expression) -> Any:
         if type(node) in self.binary:
-            return self.binary[type(node)](self.compile(node.left), self.compile(node.right))
+            left, right = node.args["this"], node.args["expression"]
+            return self.binary[type(node)](self.compile(left), self.compile(right))
         match node:
             case exp.Paren():
                 return self.compile(node.this)
@@ -167,7 +174,8 @@ def _interval_parts(node: exp.Interval) -> tuple[int, str]:
     unit = _INTERVAL_UNITS.get(unit_text.lower())
     if match is None or unit is None or "." in match.group(1):
         raise ExpressionError(
-            f"interval {node.sql()!r} must be a whole number of seconds, minutes, hours, days or weeks"
+            f"interval {node.sql()!r} must be a whole number of "
+            "seconds, minutes, hours, days or weeks"
         )
     return int(match.group(1)), unit
 
@@ -178,14 +186,15 @@ def _unwrap(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _describe(node: exp.Expression) -> str:
+def _describe(node: object) -> str:
     if isinstance(node, (exp.Subquery, exp.Select)):
         return "a subquery"
     if isinstance(node, exp.Func):
         return f"function {node.sql_name()!r}"
     if isinstance(node, exp.Star):
         return "'*'"
-    return f"{type(node).__name__.lower()} {node.sql()[:40]!r}"
+    text = node.sql()[:40] if isinstance(node, exp.Expression) else ""
+    return f"{type(node).__name__.lower()} {text!r}"
 
 
 def _first_line(error: Exception) -> str:

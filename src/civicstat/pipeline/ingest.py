@@ -21,7 +21,7 @@ from civicstat.metadata import datasets
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import DataVersion, IngestRun, RawFile, utcnow
 from civicstat.spec.models import Source
-from civicstat.warehouse.lake import LandedFile, Lake
+from civicstat.warehouse.lake import Lake, LandedFile
 from civicstat.warehouse.loader import LoadError, load
 
 
@@ -44,8 +44,12 @@ def run_source(
     db: Database, lake: Lake, workspace_root: Path, source: Source, actor: Actor
 ) -> IngestResult:
     with db.write() as session:
-        run = IngestRun(source_id=source.id, dataset_id=source.dataset_id, status="running",
-                        started_by=str(actor))
+        run = IngestRun(
+            source_id=source.id,
+            dataset_id=source.dataset_id,
+            status="running",
+            started_by=str(actor),
+        )
         session.add(run)
         session.flush()
         run_id = run.id
@@ -60,13 +64,20 @@ def run_source(
         formats: set[str] = set()
         for payload in connector.fetch():
             with payload.open() as stream:
-                landed.append(lake.land(source.id, payload.name, payload.content_type, stream, when=when))
+                landed.append(
+                    lake.land(source.id, payload.name, payload.content_type, stream, when=when)
+                )
             formats.add(payload.format)
         if len(formats) != 1:
             raise ConnectorError(f"a pull must give one format, got {sorted(formats)}")
         folder, folder_relative = lake.new_table_folder(source.dataset_id)
-        result = load([f.path for f in landed], formats.pop(), connector.read_options(),
-                      list(source.columns), folder)
+        result = load(
+            [f.path for f in landed],
+            formats.pop(),
+            connector.read_options(),
+            list(source.columns),
+            folder,
+        )
     except (ConnectorError, LoadError, KeyError, OSError, ValueError) as error:
         if folder_relative is not None:
             lake.discard(folder_relative)
@@ -91,13 +102,22 @@ def run_source(
         run.bytes_read = sum(f.size for f in landed)
         run.data_version_id = version.id
         _record_raw(session, run_id, source, landed)
-        audit.record(session, actor, "source:ingest", "source", source.id,
-                     run_id=run_id, version=version.version, rows=result.row_count)
+        audit.record(
+            session,
+            actor,
+            "source:ingest",
+            "source",
+            source.id,
+            run_id=run_id,
+            version=version.version,
+            rows=result.row_count,
+        )
     return IngestResult(run_id, version, landed)
 
 
-def _finish_failed(db: Database, run_id: int, source: Source, landed: list[LandedFile],
-                   message: str, actor: Actor) -> None:
+def _finish_failed(
+    db: Database, run_id: int, source: Source, landed: list[LandedFile], message: str, actor: Actor
+) -> None:
     with db.write() as session:
         run = session.get_one(IngestRun, run_id)
         run.status = "failed"
@@ -105,14 +125,28 @@ def _finish_failed(db: Database, run_id: int, source: Source, landed: list[Lande
         run.error = message
         run.bytes_read = sum(f.size for f in landed)
         _record_raw(session, run_id, source, landed)
-        audit.record(session, actor, "source:ingest", "source", source.id, "failed",
-                     run_id=run_id, error=message[:500])
+        audit.record(
+            session,
+            actor,
+            "source:ingest",
+            "source",
+            source.id,
+            "failed",
+            run_id=run_id,
+            error=message[:500],
+        )
 
 
 def _record_raw(session: Session, run_id: int, source: Source, landed: list[LandedFile]) -> None:
     session.add_all(
-        RawFile(run_id=run_id, source_id=source.id, lake_path=f.relative,
-                original_name=f.original_name, sha256=f.sha256, size=f.size,
-                content_type=f.content_type)
+        RawFile(
+            run_id=run_id,
+            source_id=source.id,
+            lake_path=f.relative,
+            original_name=f.original_name,
+            sha256=f.sha256,
+            size=f.size,
+            content_type=f.content_type,
+        )
         for f in landed
     )

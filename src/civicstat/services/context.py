@@ -59,7 +59,9 @@ class Context:
         self.db = Database(settings.resolved_database_url(spec.storage.database_url))
         self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
         self.lake.root.mkdir(parents=True, exist_ok=True)
-        self.warehouse = Warehouse(settings.warehouse_url or spec.storage.warehouse_url, self.lake.root)
+        self.warehouse = Warehouse(
+            settings.warehouse_url or spec.storage.warehouse_url, self.lake.root
+        )
         self._plan: AppliedPlan | None = None
         self._plan_lock = threading.Lock()
 
@@ -73,7 +75,9 @@ class Context:
             return None
         with self._plan_lock:
             if self._plan is None or self._plan.revision_id != latest.id:
-                self._plan = _build_plan(latest.id, latest.layout, revisions.applied_bodies(session))
+                self._plan = _build_plan(
+                    latest.id, latest.layout, revisions.applied_bodies(session)
+                )
             return self._plan
 
     def close(self) -> None:

@@ -44,15 +44,27 @@ def describe(ctx: Context, actor: Actor, dataset_id: str) -> DatasetSummary:
         raise PermissionDenied(actor, DATASET_READ, resource)
     if source.classification in _AUDITED:
         with ctx.db.write() as session:
-            audit.record(session, actor, "dataset:read", "dataset", dataset_id,
-                         version=version.version if version else None)
+            audit.record(
+                session,
+                actor,
+                "dataset:read",
+                "dataset",
+                dataset_id,
+                version=version.version if version else None,
+            )
     rows = 0
     if version is not None:
         with ctx.warehouse.session() as table:
-            rows = int(ctx.warehouse.scalar(table(dataset_id, version.version, version.files).count()))
+            rows = int(
+                ctx.warehouse.scalar(table(dataset_id, version.version, version.files).count())
+            )
     return DatasetSummary(
-        id=dataset_id, title=source.title, owner=source.owner, classification=source.classification,
+        id=dataset_id,
+        title=source.title,
+        owner=source.owner,
+        classification=source.classification,
         version=version.version if version else None,
         published_at=version.created_at if version else None,
-        row_count=rows, columns=version.columns if version else [],
+        row_count=rows,
+        columns=version.columns if version else [],
     )

@@ -26,9 +26,15 @@ def ingest(ctx: Context, actor: Actor, source_id: str, *, recompute: bool = True
     source = plan.sources.get(source_id)
     if source is None:
         raise NotFound(f"unknown source {source_id!r} (known: {', '.join(sorted(plan.sources))})")
-    require(actor, SOURCE_INGEST, Resource("source", source.id, source.owner, source.classification))
+    require(
+        actor, SOURCE_INGEST, Resource("source", source.id, source.owner, source.classification)
+    )
     result = run_source(ctx.db, ctx.lake, ctx.root, source, actor)
-    computed = measures.compute(ctx, actor, measures.for_dataset(plan, source.dataset_id)) if recompute else []
+    computed = (
+        measures.compute(ctx, actor, measures.for_dataset(plan, source.dataset_id))
+        if recompute
+        else []
+    )
     return IngestOutcome(result, computed)
 
 

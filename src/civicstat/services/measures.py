@@ -23,7 +23,9 @@ class ComputeOutcome:
     changed: bool
 
 
-def compute(ctx: Context, actor: Actor, measure_ids: list[str] | None = None) -> list[ComputeOutcome]:
+def compute(
+    ctx: Context, actor: Actor, measure_ids: list[str] | None = None
+) -> list[ComputeOutcome]:
     """Recompute the named measures (all when None) from their datasets' current versions."""
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
@@ -72,6 +74,13 @@ def _compute_one(ctx: Context, actor: Actor, measure: Measure) -> ComputeOutcome
             rows=computed,
         )
         if changed:
-            audit.record(session, actor, "measure:compute", "measure", measure.id,
-                         data_version=version.label, observations=len(computed))
+            audit.record(
+                session,
+                actor,
+                "measure:compute",
+                "measure",
+                measure.id,
+                data_version=version.label,
+                observations=len(computed),
+            )
     return ComputeOutcome(measure.id, len(computed), version.label, changed)

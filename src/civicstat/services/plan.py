@@ -76,22 +76,41 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
             if obs is not None:
                 period = period_of(obs.period_start, Grain(obs.grain))
                 value = LatestValue(
-                    period=period.label, period_start=period.start, period_end=period.end,
-                    value=obs.value, numerator=obs.numerator, denominator=obs.denominator,
+                    period=period.label,
+                    period_start=period.start,
+                    period_end=period.end,
+                    value=obs.value,
+                    numerator=obs.numerator,
+                    denominator=obs.denominator,
                     partial=period.is_partial(today),
                 )
             department = plan.departments.get(objective.department)
-            views.append(ObjectiveView(
-                id=objective.id, title=objective.title, department=objective.department,
-                department_title=department.title if department else objective.department,
-                measure=measure.id, measure_title=measure.title, unit=measure.unit,
-                target=objective.target.value, direction=objective.target.direction,
-                warning_band=objective.target.warning_band, latest=value,
-                status=evaluate(value.value if value else None, objective.target.to_domain()),
-            ))
-        goals.append(GoalView(id=goal.id, title=goal.title, description=goal.description, objectives=views))
-    return PlanView(title=plan.title, period_start=plan.period.start, period_end=plan.period.end,
-                    revision=plan.revision_id, goals=goals)
+            views.append(
+                ObjectiveView(
+                    id=objective.id,
+                    title=objective.title,
+                    department=objective.department,
+                    department_title=department.title if department else objective.department,
+                    measure=measure.id,
+                    measure_title=measure.title,
+                    unit=measure.unit,
+                    target=objective.target.value,
+                    direction=objective.target.direction,
+                    warning_band=objective.target.warning_band,
+                    latest=value,
+                    status=evaluate(value.value if value else None, objective.target.to_domain()),
+                )
+            )
+        goals.append(
+            GoalView(id=goal.id, title=goal.title, description=goal.description, objectives=views)
+        )
+    return PlanView(
+        title=plan.title,
+        period_start=plan.period.start,
+        period_end=plan.period.end,
+        revision=plan.revision_id,
+        goals=goals,
+    )
 
 
 def _latest_totals(session: Session, measure_ids: list[str]) -> dict[str, Observation]:

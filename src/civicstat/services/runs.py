@@ -18,4 +18,8 @@ def recent(ctx: Context, actor: Actor, limit: int = 20) -> Sequence[IngestRun]:
         plan = ctx.applied_plan(session)
         runs = session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)).all()
     owners = {s.id: s.owner for s in plan.sources.values()} if plan else {}
-    return [r for r in runs if allowed(actor, RUN_READ, Resource("source", r.source_id, owners.get(r.source_id)))]
+    return [
+        r
+        for r in runs
+        if allowed(actor, RUN_READ, Resource("source", r.source_id, owners.get(r.source_id)))
+    ]

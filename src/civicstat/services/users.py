@@ -49,11 +49,18 @@ def add_user(
     with ctx.db.write() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise InvalidInput(f"user {username!r} already exists")
-        user = User(username=username, display_name=display_name or username,
-                    password_hash=password_hash, role=role.value, department=department)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=password_hash,
+            role=role.value,
+            department=department,
+        )
         session.add(user)
         session.flush()
-        audit.record(session, actor, "user:add", "user", username, role=role.value, department=department)
+        audit.record(
+            session, actor, "user:add", "user", username, role=role.value, department=department
+        )
         return _actor(user)
 
 
@@ -64,8 +71,14 @@ def authenticate(ctx: Context, username: str, password: str) -> Actor | None:
         user = session.scalar(select(User).where(User.username == username))
         ok = verify_password(user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
-            audit.record(session, Actor("anonymous", "anonymous"), "auth:sign-in", "user",
-                         username[:150], "failed")
+            audit.record(
+                session,
+                Actor("anonymous", "anonymous"),
+                "auth:sign-in",
+                "user",
+                username[:150],
+                "failed",
+            )
             return None
         actor = _actor(user)
         audit.record(session, actor, "auth:sign-in", "user", username)
@@ -80,9 +93,16 @@ def open_session(ctx: Context, actor: Actor) -> tuple[str, SignedIn]:
     csrf = secrets.token_urlsafe(32)
     now = utcnow()
     with ctx.db.write() as session:
-        session.add(WebSession(token_hash=_hash(token), user_id=actor.user_id, csrf_token=csrf,
-                               created_at=now, last_seen_at=now,
-                               expires_at=now + dt.timedelta(hours=ctx.settings.session_hours)))
+        session.add(
+            WebSession(
+                token_hash=_hash(token),
+                user_id=actor.user_id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + dt.timedelta(hours=ctx.settings.session_hours),
+            )
+        )
     return token, SignedIn(actor, csrf)
 
 

@@ -25,9 +25,20 @@ def apply(ctx: Context, actor: Actor, root: Path | None = None) -> ApplyResult:
     require(actor, WORKSPACE_APPLY, Resource("workspace", workspace.settings.name))
     with ctx.db.write() as session:
         result = revisions.apply(
-            session, workspace.spec_objects(), workspace.layout(), workspace.content_hash(), str(actor)
+            session,
+            workspace.spec_objects(),
+            workspace.layout(),
+            workspace.content_hash(),
+            str(actor),
         )
         if result.revision is not None:
-            audit.record(session, actor, "workspace:apply", "revision", str(result.revision.id),
-                         content_hash=workspace.content_hash(), summary=result.revision.summary)
+            audit.record(
+                session,
+                actor,
+                "workspace:apply",
+                "revision",
+                str(result.revision.id),
+                content_hash=workspace.content_hash(),
+                summary=result.revision.summary,
+            )
     return result

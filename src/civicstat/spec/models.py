@@ -53,12 +53,15 @@ class Storage(SpecModel):
     credentials belong there, never in the spec."""
 
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the metadata store; default: SQLite file in .civicstat/"
+        None,
+        description="SQLAlchemy URL of the metadata store; default: SQLite file in .civicstat/",
     )
     warehouse_url: str | None = Field(
         None, description="Ibis connection URL of the warehouse engine; default: in-process DuckDB"
     )
-    lake_url: str | None = Field(None, description="Folder or fsspec URL of the lake; default: lake/")
+    lake_url: str | None = Field(
+        None, description="Folder or fsspec URL of the lake; default: lake/"
+    )
 
 
 class HolidayCalendar(SpecModel):
@@ -156,7 +159,9 @@ class Source(SpecModel):
     id: Slug
     title: str
     description: str | None = None
-    dataset: Slug | None = Field(None, description="Dataset this source loads; default: the source id")
+    dataset: Slug | None = Field(
+        None, description="Dataset this source loads; default: the source id"
+    )
     owner: Slug = Field(description="Department that owns the data")
     connector: str = Field("file", description="Connector name (entry point civicstat.connectors)")
     options: dict[str, Any] = Field(

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from civicstat.spec.models import (
-    GovernanceFile,
     Goal,
+    GovernanceFile,
     Measure,
     Objective,
     PlanFile,
@@ -107,7 +107,9 @@ class Workspace:
         """What the objects alone do not say: the plan's title, period and order."""
         return {
             "plan": self.plan.model_dump(mode="json", include={"title", "period"}),
-            "goals": [{"id": g.id, "objectives": [o.id for o in g.objectives]} for g in self.plan.goals],
+            "goals": [
+                {"id": g.id, "objectives": [o.id for o in g.objectives]} for g in self.plan.goals
+            ],
             "suppression": self.governance.suppression.model_dump(mode="json"),
         }
 

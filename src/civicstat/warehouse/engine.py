@@ -45,7 +45,7 @@ class Warehouse:
         name = f"{dataset_id.replace('-', '_')}__v{version}"
         if name not in self._views:
             paths = [str(self.lake_root / f) for f in files]
-            self.con.read_parquet(paths, table_name=name)  # type: ignore[attr-defined]
+            self.con.read_parquet(paths, table_name=name)
             self._views.add(name)
         return self.con.table(name)
 

@@ -55,7 +55,11 @@ def load(
     try:
         _stage_raw(con, [str(p) for p in paths], fmt, read_options)
         available = {row[0] for row in con.execute("DESCRIBE raw").fetchall()}
-        missing = [c.source_column or c.name for c in columns if (c.source_column or c.name) not in available]
+        missing = [
+            c.source_column or c.name
+            for c in columns
+            if (c.source_column or c.name) not in available
+        ]
         if missing:
             raise LoadError(
                 f"declared column(s) missing from the source: {', '.join(sorted(missing))}"
@@ -82,7 +86,9 @@ def load(
     return LoadResult([target.name], row_count, [{"name": c.name, "type": c.type} for c in columns])
 
 
-def _stage_raw(con: duckdb.DuckDBPyConnection, paths: list[str], fmt: str, options: dict[str, Any]) -> None:
+def _stage_raw(
+    con: duckdb.DuckDBPyConnection, paths: list[str], fmt: str, options: dict[str, Any]
+) -> None:
     """Expose the payloads as view ``raw``: the source columns plus file and row number.
 
     CSV columns are read as text so that typing is ours to do and to report. Insertion
@@ -108,10 +114,9 @@ def _stage_raw(con: duckdb.DuckDBPyConnection, paths: list[str], fmt: str, optio
         }
         skip = 1 if csv.header else 0  # line numbers as a person sees them: the header is line 1
     con.execute(f"CREATE TEMP TABLE raw0 AS SELECT * FROM {reader}", params)  # noqa: S608
-    con.execute(
-        "CREATE TEMP VIEW raw AS SELECT * EXCLUDE (filename), filename AS _file, "
-        f"rowid - min(rowid) OVER (PARTITION BY filename) + {1 + skip} AS _row FROM raw0"
-    )
+    row = f"rowid - min(rowid) OVER (PARTITION BY filename) + {1 + skip:d}"
+    view = f"SELECT * EXCLUDE (filename), filename AS _file, {row} AS _row FROM raw0"  # noqa: S608
+    con.execute(f"CREATE TEMP VIEW raw AS {view}")
 
 
 def _cast(column: Column, csv: CsvOptions) -> str:

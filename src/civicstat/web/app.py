@@ -20,7 +20,9 @@ from civicstat.web.api import router as api_router
 from civicstat.web.templating import render
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -40,13 +42,21 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
         if context is None:
             ctx.close()
 
-    app = FastAPI(title="CivicStat", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+    app = FastAPI(
+        title="CivicStat",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
     app.state.settings = settings
     if context is not None:
         app.state.ctx = context
     app.add_middleware(BaseHTTPMiddleware, dispatch=_security_headers)
-    app.mount("/static", StaticFiles(directory=str(files("civicstat.web") / "static")), name="static")
+    app.mount(
+        "/static", StaticFiles(directory=str(files("civicstat.web") / "static")), name="static"
+    )
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(pages.router)
@@ -71,8 +81,11 @@ async def _denied(request: Request, error: Exception) -> Response:
     assert isinstance(error, PermissionDenied)
     if not error.actor.is_authenticated:
         if _is_api(request):
-            return JSONResponse({"detail": "sign in required"}, status_code=401,
-                                headers={"WWW-Authenticate": "Cookie"})
+            return JSONResponse(
+                {"detail": "sign in required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Cookie"},
+            )
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     # Someone who may not see an object is not told that it exists.
     return await _not_found(request, NotFound("not found"))
@@ -81,10 +94,14 @@ async def _denied(request: Request, error: Exception) -> Response:
 async def _not_found(request: Request, error: Exception) -> Response:
     if _is_api(request):
         return JSONResponse({"detail": str(error) or "not found"}, status_code=404)
-    return render(request, "error.html", {"title": "Not found", "message": str(error)}, status_code=404)
+    return render(
+        request, "error.html", {"title": "Not found", "message": str(error)}, status_code=404
+    )
 
 
 async def _invalid(request: Request, error: Exception) -> Response:
     if _is_api(request):
         return JSONResponse({"detail": str(error)}, status_code=400)
-    return render(request, "error.html", {"title": "Cannot do that", "message": str(error)}, status_code=400)
+    return render(
+        request, "error.html", {"title": "Cannot do that", "message": str(error)}, status_code=400
+    )

@@ -27,7 +27,9 @@ templates.env.filters["number"] = number
 templates.env.globals["status_label"] = STATUS_LABELS.get
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
     actor = getattr(request.state, "actor", None)
     csrf = getattr(request.state, "csrf_token", None)
     return templates.TemplateResponse(
