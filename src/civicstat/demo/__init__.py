@@ -1,0 +1,1 @@
+"""Riverton, the demo city: seeded data (:mod:`.generate`) and its workspace (:mod:`.riverton`)."""
