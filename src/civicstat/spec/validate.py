@@ -8,13 +8,10 @@ read the raw data, so a typo in one field does not hide a dangling reference in 
 
 from __future__ import annotations
 
-import difflib
-import re
-import types
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ValidationError
@@ -22,6 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from civicstat.connectors import registry
 from civicstat.metrics import expressions
+from civicstat.spec._errors import hint, lower_first, model_issues, what
 from civicstat.spec.models import (
     GovernanceFile,
     Measure,
@@ -47,12 +45,6 @@ __all__ = ["json_schema", "load_workspace", "summary", "validate_workspace"]
 _TIME_TYPES = ("date", "timestamp")
 _IN_GOVERNANCE = f"not in {GOVERNANCE_FILE}"
 _IN_MEASURES = f"not in {MEASURES_DIR}/"
-
-_QUOTED = re.compile(r"'([^']*)'")
-_FRIENDLY_PATTERNS = {
-    r"^[a-z][a-z0-9_-]{0,62}$": "a lower-case id (letters, digits, '-' and '_', first a letter)",
-    r"^[A-Za-z_][A-Za-z0-9_]{0,62}$": "a column name (letters, digits and '_', at most 63)",
-}
 
 
 def load_workspace(root: Path) -> Workspace:
@@ -188,12 +180,12 @@ class _Validator:
         if doc is None:
             return None
         if doc.data is None:
-            self.add(path, (1, 1), f"file is empty: expected {_what(model)}")
+            self.add(path, (1, 1), f"file is empty: expected {what(model)}")
             return _File(doc, None)
         try:
             return _File(doc, model.model_validate(doc.data))
         except ValidationError as error:
-            self.issues += _model_issues(error, model, doc)
+            self.issues += model_issues(error, model, doc)
             return _File(doc, None)
 
     def check_source(self, source: _File) -> None:
@@ -203,20 +195,20 @@ class _Validator:
         installed = registry.available()
         if isinstance(name, str) and name not in installed:
             known = ", ".join(sorted(installed)) or "none"
-            message = f"unknown connector {name!r}{_hint(name, installed)} (installed: {known})"
+            message = f"unknown connector {name!r}{hint(name, installed)} (installed: {known})"
             self.at(source, ("connector",), message)
         elif isinstance(name, str) and isinstance(data.get("options", {}), dict):
             options_model = installed[name].Options
             try:
                 options_model.model_validate(data.get("options", {}))
             except ValidationError as error:
-                self.issues += _model_issues(error, options_model, source.doc, ("options",))
+                self.issues += model_issues(error, options_model, source.doc, ("options",))
         schedule = data.get("schedule")
         if isinstance(schedule, str):
             try:
                 CronTrigger.from_crontab(schedule, timezone="UTC")
             except ValueError as error:
-                reason = _lower_first(str(error))
+                reason = lower_first(str(error))
                 self.at(source, ("schedule",), f"invalid cron expression {schedule!r}: {reason}")
 
     # --- between files ----------------------------------------------------------------
@@ -329,97 +321,18 @@ class _Validator:
         """Report a reference to an id that ``known`` lacks; ``missing`` says where it isn't."""
         value = _get(file, loc)
         if isinstance(value, str) and value not in known:
-            self.at(file, loc, f"{kind} {value!r} {missing}{_hint(value, known)}")
+            self.at(file, loc, f"{kind} {value!r} {missing}{hint(value, known)}")
 
     def column(self, file: _File, loc: Loc, dataset: str, columns: dict[str, str]) -> None:
         value = _get(file, loc)
         if isinstance(value, str) and value not in columns:
-            self.at(file, loc, f"column {value!r} not in dataset {dataset}{_hint(value, columns)}")
+            self.at(file, loc, f"column {value!r} not in dataset {dataset}{hint(value, columns)}")
 
     def at(self, file: _File, loc: Loc, message: str) -> None:
         self.add(file.path, file.doc.positions.value(loc), message)
 
     def add(self, path: str, place: tuple[int, int], message: str) -> None:
         self.issues.append(Issue(path, place[0], place[1], message))
-
-
-def _model_issues(
-    error: ValidationError, model: type[BaseModel], doc: YamlDocument, prefix: Loc = ()
-) -> list[Issue]:
-    """Each pydantic error as an issue at the place of the key or value it is about."""
-    issues = []
-    for err in error.errors():
-        inner: Loc = tuple(err["loc"])
-        loc = (*prefix, *inner)
-        kind, value = err["type"], err.get("input")
-        if kind == "extra_forbidden" and inner:
-            parent = _model_at(model, inner[:-1])
-            fields = list(parent.model_fields) if parent else []
-            place = doc.positions.key(loc)
-            message = f"unknown key {loc[-1]!r}{_hint(str(loc[-1]), fields)}"
-        elif kind == "missing" and inner:
-            place = doc.positions.value(loc[:-1])
-            # Name the whole path when the enclosing mapping is itself absent from the file.
-            name = loc[-1] if loc[:-1] in doc.positions.values else _where(loc)
-            message = f"missing required field {name!r}"
-        else:
-            place = doc.positions.value(loc)
-            message = _value_message(err["msg"], kind, value, err.get("ctx") or {})
-            if not inner and not prefix:
-                message = f"expected {_what(model)}, got {_show(value)}"
-            elif loc:
-                message = f"{_where(loc)}: {message}"
-        issues.append(Issue(doc.path, place[0], place[1], message))
-    return issues
-
-
-def _value_message(msg: str, kind: str, value: Any, ctx: dict[str, Any]) -> str:
-    pattern = ctx.get("pattern")
-    if kind == "string_pattern_mismatch" and pattern in _FRIENDLY_PATTERNS:
-        return f"{_show(value)} is not {_FRIENDLY_PATTERNS[pattern]}"
-    msg = msg.removeprefix("Value error, ")
-    if kind in ("model_type", "dict_type"):
-        return f"expected a mapping (key: value pairs), got {_show(value)}"
-    if msg.startswith("Input should be "):
-        msg = f"{_show(value)} should be {msg.removeprefix('Input should be ')}"
-    if kind in ("enum", "literal_error") and isinstance(value, str):
-        msg += _hint(value, _QUOTED.findall(str(ctx.get("expected", ""))))
-    return _lower_first(msg)
-
-
-def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``loc``, to know its field names."""
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(part, str) and isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-        elif isinstance(part, str) and get_origin(current) is dict:
-            current = get_args(current)[1]
-        elif isinstance(part, int) and get_origin(current) in (list, tuple, set, frozenset):
-            current = get_args(current)[0]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _unwrap(annotation: Any) -> Any:
-    """``X | None`` → ``X`` and ``Annotated[X, ...]`` → ``X``."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            options = [a for a in get_args(annotation) if a is not type(None)]
-            if len(options) != 1:
-                return annotation
-            annotation = options[0]
-        else:
-            return annotation
 
 
 def _model(file: _File, model: type[Any]) -> Any:
@@ -455,46 +368,6 @@ def _columns(source: _File) -> dict[str, str]:
         for c in (columns if isinstance(columns, list) else [])
         if isinstance(c, dict) and isinstance(c.get("name"), str)
     }
-
-
-def _hint(value: str, known: Iterable[str]) -> str:
-    match = difflib.get_close_matches(value, list(known), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _where(loc: Loc) -> str:
-    """The tail of ``loc`` after its last list item, e.g. ``target.value`` or ``breakdowns[1]``."""
-    start = max((i + 1 for i, p in enumerate(loc[:-1]) if isinstance(p, int)), default=0)
-    text = ""
-    for part in loc[start:]:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".")
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def _what(model: type[BaseModel]) -> str:
-    names = {
-        WorkspaceFile: "the workspace settings (name, title, timezone...)",
-        PlanFile: "a plan (title, period, goals)",
-        GovernanceFile: "governance (departments...)",
-        Measure: "one measure (id, title, dataset, kind...)",
-        Source: "one source (id, title, owner, connector, columns...)",
-    }
-    return names.get(model, f"a {model.__name__} mapping")
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 def _plural(count: int, noun: str) -> str:
