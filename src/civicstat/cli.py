@@ -54,6 +54,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def report_spec_error(error: SpecError) -> NoReturn:
+    """Every problem on its own line, as file:line:column: message, then exit 2."""
+    for issue in error.issues:
+        err.print(str(issue), markup=False, soft_wrap=True)
+    err.print(f"{len(error.issues)} problem(s) found", markup=False)
+    raise typer.Exit(2) from error
+
+
 def me() -> Actor:
     return operator(getpass.getuser())
 
@@ -69,9 +77,7 @@ def opened(workspace: Path) -> Iterator[Context]:
         ctx.migrate()
         yield ctx
     except SpecError as error:
-        for issue in error.issues:
-            err.print(str(issue), markup=False, soft_wrap=True)
-        raise typer.Exit(2) from error
+        report_spec_error(error)
     except (ServiceError, IngestError, PermissionDenied) as error:
         fail(str(error))
     finally:
@@ -93,7 +99,10 @@ def init(directory: WorkspaceArg) -> None:
         write_example(directory)
     except FileExistsError as error:
         fail(str(error))
-    out.print(f"Example workspace written to {directory}. Next: civicstat validate {directory}")
+    out.print(
+        f"Example workspace written to {directory}. Next: civicstat validate {directory}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -104,11 +113,8 @@ def validate(directory: WorkspaceArg = Path(".")) -> None:
     try:
         workspace = workspace_service.load(directory)
     except SpecError as error:
-        for issue in error.issues:
-            err.print(str(issue), markup=False, soft_wrap=True)
-        err.print(f"{len(error.issues)} problem(s) found", markup=False)
-        raise typer.Exit(2) from error
-    out.print(summary(workspace), markup=False)
+        report_spec_error(error)
+    out.print(summary(workspace), markup=False, soft_wrap=True)
 
 
 @app.command()

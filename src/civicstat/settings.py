@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = ".civicstat"
@@ -14,8 +13,8 @@ STATE_DIR = ".civicstat"
 class Settings(BaseSettings):
     """Read from ``CIVICSTAT_*`` environment variables; the workspace spec supplies the rest.
 
-    Nothing here has a usable secret by default: URLs with credentials and the secret key
-    come from the environment only.
+    Nothing here holds a secret by default: URLs with credentials come from the
+    environment only.
     """
 
     model_config = SettingsConfigDict(env_prefix="CIVICSTAT_", extra="ignore")
@@ -23,9 +22,9 @@ class Settings(BaseSettings):
     workspace: Path = Field(Path("."), description="The workspace folder")
     database_url: str | None = Field(None, description="Metadata store URL (SQLAlchemy)")
     warehouse_url: str | None = Field(None, description="Warehouse engine URL (Ibis)")
-    lake_url: str | None = Field(None, description="Lake folder")
-    environment: Literal["development", "production"] = "development"
-    secret_key: SecretStr | None = Field(None, description="Signs cookies; required in production")
+    lake_url: str | None = Field(
+        None, description="Lake folder, relative to the workspace or absolute"
+    )
     session_hours: float = Field(8.0, gt=0, description="How long a sign-in lasts")
     cookie_secure: bool = Field(False, description="Send cookies over HTTPS only")
 

@@ -85,3 +85,25 @@ def test_conditions_mean_what_sql_says(
 def test_a_fractional_interval_is_refused() -> None:
     with pytest.raises(ExpressionError, match="whole number"):
         parse("answered_at - received_at <= INTERVAL '1.5 seconds'")
+
+
+def test_date_and_timestamp_literals_compare_with_columns(calls: ibis.Table) -> None:
+    sql = "received_at >= TIMESTAMP '2026-01-01 08:00:00' AND received_at < DATE '2026-01-02'"
+    result = calls.select(r=to_ibis(parse(sql), calls)).to_pyarrow().column("r").to_pylist()
+    assert result == [True] * 4
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("CAST(priority AS VARCHAR) = '1'", "only DATE '…' and TIMESTAMP '…' literals"),
+        ("received_at > DATE 'yesterday'", "'yesterday' is not a valid date or timestamp"),
+        ("now() > received_at", "function 'now' is not allowed"),
+        ("priority", "not the integer column 'priority'"),
+    ],
+)
+def test_casts_unknown_functions_and_non_boolean_columns_are_explained(
+    sql: str, message: str
+) -> None:
+    (problem,) = check(sql, COLUMNS)
+    assert message in problem

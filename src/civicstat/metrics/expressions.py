@@ -8,6 +8,7 @@ statement, a table function such as ``read_csv`` or a comment.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Mapping
@@ -27,11 +28,15 @@ _ALLOWED: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Interval, exp.Var,
     exp.Coalesce, exp.Abs, exp.Lower, exp.Upper,
+    exp.Cast, exp.DataType,  # only as DATE '…' and TIMESTAMP '…' literals, see _typed_literal
 )  # fmt: skip
 _INTERVAL_UNITS = {
     "second": "s", "seconds": "s", "minute": "m", "minutes": "m", "hour": "h", "hours": "h",
     "day": "D", "days": "D", "week": "W", "weeks": "W",
 }  # fmt: skip
+_TIMESTAMP_TYPES = (
+    exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
+)  # fmt: skip
 _INTERVAL_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)?\s*$")
 
 
@@ -64,6 +69,8 @@ def parse(sql: str) -> exp.Expression:
             )
         if isinstance(node, exp.Interval):
             _interval_parts(node)
+        if isinstance(node, exp.Cast):
+            _typed_literal(node)
     if not isinstance(_unwrap(tree), (*_PREDICATES, exp.Boolean, exp.Column)):
         raise ExpressionError(f"a condition must be true or false, not {tree.sql()!r}")
     return tree
@@ -80,6 +87,11 @@ def check(sql: str, columns: Mapping[str, str]) -> list[str]:
     except ExpressionError as error:
         return [str(error)]
     problems = []
+    top = _unwrap(tree)
+    if isinstance(top, exp.Column) and columns.get(top.name, "boolean") != "boolean":
+        problems.append(
+            f"a condition must be true or false, not the {columns[top.name]} column {top.name!r}"
+        )
     for name in sorted(referenced_columns(tree)):
         if name not in columns:
             hint = difflib.get_close_matches(name, list(columns), n=1)
@@ -151,6 +163,8 @@ class _Compiler:
                 return self.compile(node.this).like(self.compile(node.expression))
             case exp.ILike():
                 return self.compile(node.this).ilike(self.compile(node.expression))
+            case exp.Cast():
+                return ibis.literal(_typed_literal(node))
             case exp.Interval():
                 amount, unit = _interval_parts(node)
                 return ibis.interval(amount, unit=unit)
@@ -180,6 +194,24 @@ def _interval_parts(node: exp.Interval) -> tuple[int, str]:
     return int(match.group(1)), unit
 
 
+def _typed_literal(node: exp.Cast) -> dt.date | dt.datetime:
+    """``DATE '2025-07-01'`` or ``TIMESTAMP '2025-07-01 08:00:00'``; no other cast."""
+    target = node.to.this if isinstance(node.to, exp.DataType) else None
+    value = node.this
+    if isinstance(value, exp.Literal) and value.is_string:
+        try:
+            if target == exp.DataType.Type.DATE:
+                return dt.date.fromisoformat(value.this)
+            if target in _TIMESTAMP_TYPES:
+                return dt.datetime.fromisoformat(value.this)
+        except ValueError as error:
+            raise ExpressionError(f"{value.this!r} is not a valid date or timestamp") from error
+    raise ExpressionError(
+        f"the type cast {node.sql()[:40]!r} is not allowed: "
+        "only DATE '…' and TIMESTAMP '…' literals"
+    )
+
+
 def _unwrap(node: exp.Expression) -> exp.Expression:
     while isinstance(node, exp.Paren):
         node = node.this
@@ -189,6 +221,10 @@ def _unwrap(node: exp.Expression) -> exp.Expression:
 def _describe(node: object) -> str:
     if isinstance(node, (exp.Subquery, exp.Select)):
         return "a subquery"
+    if isinstance(node, exp.Anonymous):
+        return f"function {node.name!r}"
+    if isinstance(node, exp.TryCast):
+        return f"the type cast {node.sql()[:40]!r}"
     if isinstance(node, exp.Func):
         return f"function {node.sql_name()!r}"
     if isinstance(node, exp.Star):

@@ -77,6 +77,7 @@ def run_source(
             connector.read_options(),
             list(source.columns),
             folder,
+            names=[f.original_name for f in landed],
         )
     except (ConnectorError, LoadError, KeyError, OSError, ValueError) as error:
         if folder_relative is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from civicstat.metadata import revisions
 from civicstat.metadata.db import Database
+from civicstat.services.errors import InvalidInput
 from civicstat.settings import Settings
 from civicstat.spec.models import (
     Department,
@@ -79,6 +80,13 @@ class Context:
                     latest.id, latest.layout, revisions.applied_bodies(session)
                 )
             return self._plan
+
+    def require_plan(self, session: Session) -> AppliedPlan:
+        """The applied plan, or a clear error telling the operator to apply one."""
+        plan = self.applied_plan(session)
+        if plan is None:
+            raise InvalidInput("no plan applied yet: run 'civicstat apply' first")
+        return plan
 
     def close(self) -> None:
         self.warehouse.close()

@@ -34,7 +34,7 @@ def describe(ctx: Context, actor: Actor, dataset_id: str) -> DatasetSummary:
         plan = ctx.applied_plan(session)
         source = plan.source_for_dataset(dataset_id) if plan else None
         if source is None:
-            raise NotFound(f"no dataset {dataset_id!r}")
+            raise NotFound.of("dataset", dataset_id)
         version = datasets.current(session, dataset_id)
     resource = Resource("dataset", dataset_id, source.owner, source.classification)
     if not allowed(actor, DATASET_READ, resource):

@@ -14,6 +14,11 @@ class ServiceError(Exception):
 class NotFound(ServiceError):
     """The object does not exist, or the actor may not know that it does."""
 
+    @classmethod
+    def of(cls, kind: str, object_id: str) -> NotFound:
+        """The one message for a missing object, also used for one the actor may not see."""
+        return cls(f"no {kind} {object_id!r}")
+
 
 class InvalidInput(ServiceError):
     """The request cannot be carried out as asked; the message says why."""

@@ -9,7 +9,7 @@ from civicstat.governance.permissions import SOURCE_INGEST, Resource, require
 from civicstat.pipeline.ingest import IngestResult, run_source
 from civicstat.services import measures
 from civicstat.services.context import Context
-from civicstat.services.errors import InvalidInput, NotFound
+from civicstat.services.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,7 @@ class IngestOutcome:
 
 def ingest(ctx: Context, actor: Actor, source_id: str, *, recompute: bool = True) -> IngestOutcome:
     with ctx.db.session() as session:
-        plan = ctx.applied_plan(session)
-    if plan is None:
-        raise InvalidInput("no plan applied yet: run 'civicstat apply' first")
+        plan = ctx.require_plan(session)
     source = plan.sources.get(source_id)
     if source is None:
         raise NotFound(f"unknown source {source_id!r} (known: {', '.join(sorted(plan.sources))})")
@@ -40,5 +38,5 @@ def ingest(ctx: Context, actor: Actor, source_id: str, *, recompute: bool = True
 
 def source_ids(ctx: Context) -> list[str]:
     with ctx.db.session() as session:
-        plan = ctx.applied_plan(session)
-    return sorted(plan.sources) if plan else []
+        plan = ctx.require_plan(session)
+    return sorted(plan.sources)

@@ -10,7 +10,7 @@ from civicstat.governance.permissions import MEASURE_COMPUTE, Resource, require
 from civicstat.metadata import datasets, observations
 from civicstat.metrics import compute as engine
 from civicstat.services.context import AppliedPlan, Context
-from civicstat.services.errors import InvalidInput, NotFound
+from civicstat.services.errors import NotFound
 from civicstat.spec.models import Measure
 from civicstat.spec.workspace import definition_hash
 
@@ -28,9 +28,7 @@ def compute(
 ) -> list[ComputeOutcome]:
     """Recompute the named measures (all when None) from their datasets' current versions."""
     with ctx.db.session() as session:
-        plan = ctx.applied_plan(session)
-    if plan is None:
-        raise InvalidInput("no plan applied yet: run 'civicstat apply' first")
+        plan = ctx.require_plan(session)
     chosen = _choose(plan, measure_ids)
     for measure in chosen:
         require(actor, MEASURE_COMPUTE, Resource("measure", measure.id, _owner(plan, measure)))

@@ -60,7 +60,8 @@ class Storage(SpecModel):
         None, description="Ibis connection URL of the warehouse engine; default: in-process DuckDB"
     )
     lake_url: str | None = Field(
-        None, description="Folder or fsspec URL of the lake; default: lake/"
+        None,
+        description="Folder of the lake, relative to the workspace or absolute; default: lake/",
     )
 
 
@@ -201,9 +202,9 @@ class Measure(SpecModel):
 
 
 class Target(SpecModel):
-    value: float
+    value: float = Field(allow_inf_nan=False)
     direction: Direction
-    warning_band: float = Field(0.0, ge=0)
+    warning_band: float = Field(0.0, ge=0, allow_inf_nan=False)
 
     def to_domain(self) -> DomainTarget:
         return DomainTarget(self.value, self.direction, self.warning_band)

@@ -49,8 +49,12 @@ def load(
     read_options: dict[str, Any],
     columns: list[Column],
     out_folder: Path,
+    names: list[str] | None = None,
 ) -> LoadResult:
-    """Read ``paths`` (all one format), cast to ``columns``, write ``out_folder/part-0.parquet``."""
+    """Read ``paths`` (all one format), cast to ``columns``, write ``out_folder/part-0.parquet``.
+
+    ``names`` are the payloads' original names, used in messages about bad values.
+    """
     con = duckdb.connect(":memory:")
     try:
         _stage_raw(con, [str(p) for p in paths], fmt, read_options)
@@ -68,12 +72,13 @@ def load(
         csv_options = CsvOptions.model_validate(read_options.get("csv", {}))
         casts = [_cast(c, csv_options) for c in columns]
         con.execute(f"CREATE TEMP VIEW typed AS SELECT _file, _row, {', '.join(casts)} FROM raw")  # noqa: S608
-        _check_bad_values(con, columns)
+        shown = dict(zip(map(str, paths), names or [p.name for p in paths], strict=True))
+        _check_bad_values(con, columns, shown)
         target = out_folder / "part-0.parquet"
-        names = ", ".join(quote(c.name) for c in columns)
+        selected = ", ".join(quote(c.name) for c in columns)
         literal = str(target).replace("'", "''")
         con.execute(
-            f"COPY (SELECT {names} FROM typed ORDER BY _file, _row) "  # noqa: S608
+            f"COPY (SELECT {selected} FROM typed ORDER BY _file, _row) "  # noqa: S608
             f"TO '{literal}' (FORMAT parquet, COMPRESSION zstd)"
         )
         row_count = _fetch_int(con, "SELECT count(*) FROM typed")
@@ -133,7 +138,9 @@ def _cast(column: Column, csv: CsvOptions) -> str:
     return f"TRY_CAST({source} AS {_DUCKDB_TYPES[column.type]}) AS {name}"
 
 
-def _check_bad_values(con: duckdb.DuckDBPyConnection, columns: list[Column]) -> None:
+def _check_bad_values(
+    con: duckdb.DuckDBPyConnection, columns: list[Column], shown: dict[str, str]
+) -> None:
     """A value present in the source but NULL after the cast did not fit its declared type."""
     problems: list[str] = []
     for column in columns:
@@ -148,11 +155,12 @@ def _check_bad_values(con: duckdb.DuckDBPyConnection, columns: list[Column]) -> 
         ).fetchall()
         for file, row, value, total in rows:
             problems.append(
-                f"{Path(file).name}:{row}: column {column.name!r}: {value!r} is not a valid "
-                f"{column.type} ({total} bad value(s) in this column)"
+                f"{shown.get(file, Path(file).name)}:{row}: column {column.name!r}: {value!r} "
+                f"is not a valid {column.type} ({total} bad value(s) in this column)"
             )
     if problems:
-        raise LoadError("values that do not fit the declared schema:\n  " + "\n  ".join(problems))
+        # The first line names the first bad value, so a one-line listing still says where.
+        raise LoadError("\n".join(problems))
 
 
 def _fetch_int(con: duckdb.DuckDBPyConnection, sql: str) -> int:

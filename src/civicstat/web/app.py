@@ -46,7 +46,7 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
         title="CivicStat",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN; the schema is at openapi_url
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -87,8 +87,9 @@ async def _denied(request: Request, error: Exception) -> Response:
                 headers={"WWW-Authenticate": "Cookie"},
             )
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    # Someone who may not see an object is not told that it exists.
-    return await _not_found(request, NotFound("not found"))
+    # Someone who may not see an object is told exactly what they would be told if it did
+    # not exist (see NotFound.of).
+    return await _not_found(request, NotFound.of(error.resource.kind, error.resource.id))
 
 
 async def _not_found(request: Request, error: Exception) -> Response:

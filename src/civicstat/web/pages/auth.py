@@ -44,7 +44,7 @@ def login(
     ctx: Ctx,
     username: Annotated[str, Form(max_length=150)],
     password: Annotated[str, Form(max_length=1024)],
-    csrf_token: Annotated[str, Form(max_length=100)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/plan",
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
