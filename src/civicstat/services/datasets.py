@@ -33,11 +33,18 @@ def describe(ctx: Context, actor: Actor, dataset_id: str) -> DatasetSummary:
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         source = plan.source_for_dataset(dataset_id) if plan else None
-        if source is None:
-            raise NotFound.of("dataset", dataset_id)
-        version = datasets.current(session, dataset_id)
-    resource = Resource("dataset", dataset_id, source.owner, source.classification)
-    if not allowed(actor, DATASET_READ, resource):
+        version = datasets.current(session, dataset_id) if source else None
+    # A dataset that does not exist is answered like one the actor may not read (an
+    # unclassified resource counts as restricted), so its absence tells nothing.
+    resource = Resource(
+        "dataset",
+        dataset_id,
+        source.owner if source else None,
+        source.classification if source else None,
+    )
+    if source is None and allowed(actor, DATASET_READ, resource):
+        raise NotFound.of("dataset", dataset_id)
+    if source is None or not allowed(actor, DATASET_READ, resource):
         if actor.is_authenticated:
             with ctx.db.write() as session:
                 audit.record(session, actor, "dataset:read", "dataset", dataset_id, "denied")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -86,7 +87,8 @@ async def _denied(request: Request, error: Exception) -> Response:
                 status_code=401,
                 headers={"WWW-Authenticate": "Cookie"},
             )
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': here}, safe='/')}", status_code=303)
     # Someone who may not see an object is told exactly what they would be told if it did
     # not exist (see NotFound.of).
     return await _not_found(request, NotFound.of(error.resource.kind, error.resource.id))
