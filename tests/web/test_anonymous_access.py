@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import fastapi.routing
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
