@@ -14,11 +14,14 @@ from civicstat.services.context import Context
 from civicstat.settings import Settings
 
 
+CLI = [sys.executable, "-m", "civicstat.cli"]
+
+
 @pytest.mark.slow
 def test_demo_builds_a_city_whose_plan_has_values_and_a_mix_of_statuses(tmp_path: Path) -> None:
     root = tmp_path / "riverton"
     result = subprocess.run(
-        [sys.executable, "-m", "civicstat.cli", "demo", str(root), "--no-serve", "--calls", "60000"],
+        [*CLI, "demo", str(root), "--no-serve", "--calls", "60000"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -41,7 +44,7 @@ def test_demo_builds_a_city_whose_plan_has_values_and_a_mix_of_statuses(tmp_path
     assert {o.status for o in objectives} >= {"on_target", "off_target"}
 
     again = subprocess.run(
-        [sys.executable, "-m", "civicstat.cli", "demo", str(root), "--no-serve"],
+        [*CLI, "demo", str(root), "--no-serve"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr

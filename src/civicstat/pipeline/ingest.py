@@ -83,7 +83,8 @@ def run_source(
         if folder_relative is not None:
             lake.discard(folder_relative)
         message = str(error).strip("'\"") or type(error).__name__
-        _finish_failed(db, run_id, source, landed, message, actor)
+        with db.write() as session:
+            _finish(session, run_id, source, landed, actor, error=message)
         raise IngestError(run_id, message) from error
 
     with db.write() as session:
@@ -95,47 +96,39 @@ def run_source(
             row_count=result.row_count,
             run_id=run_id,
         )
-        run = session.get_one(IngestRun, run_id)
-        run.status = "succeeded"
-        run.finished_at = utcnow()
-        run.rows_read = result.row_count
-        run.rows_loaded = result.row_count
-        run.bytes_read = sum(f.size for f in landed)
-        run.data_version_id = version.id
-        _record_raw(session, run_id, source, landed)
-        audit.record(
-            session,
-            actor,
-            "source:ingest",
-            "source",
-            source.id,
-            run_id=run_id,
-            version=version.version,
-            rows=result.row_count,
-        )
+        _finish(session, run_id, source, landed, actor, version=version)
     return IngestResult(run_id, version, landed)
 
 
-def _finish_failed(
-    db: Database, run_id: int, source: Source, landed: list[LandedFile], message: str, actor: Actor
+def _finish(
+    session: Session,
+    run_id: int,
+    source: Source,
+    landed: list[LandedFile],
+    actor: Actor,
+    *,
+    version: DataVersion | None = None,
+    error: str | None = None,
 ) -> None:
-    with db.write() as session:
-        run = session.get_one(IngestRun, run_id)
-        run.status = "failed"
-        run.finished_at = utcnow()
-        run.error = message
-        run.bytes_read = sum(f.size for f in landed)
-        _record_raw(session, run_id, source, landed)
-        audit.record(
-            session,
-            actor,
-            "source:ingest",
-            "source",
-            source.id,
-            "failed",
-            run_id=run_id,
-            error=message[:500],
-        )
+    """Close the run record, keep the raw files' record and audit the outcome, in one go."""
+    run = session.get_one(IngestRun, run_id)
+    run.status = "failed" if version is None else "succeeded"
+    run.finished_at = utcnow()
+    run.error = error
+    run.bytes_read = sum(f.size for f in landed)
+    if version is not None:
+        run.rows_read = run.rows_loaded = version.row_count
+        run.data_version_id = version.id
+    _record_raw(session, run_id, source, landed)
+    detail = (
+        {"version": version.version, "rows": version.row_count}
+        if version is not None
+        else {"error": (error or "")[:500]}
+    )
+    outcome = "ok" if version is not None else "failed"
+    audit.record(
+        session, actor, "source:ingest", "source", source.id, outcome, run_id=run_id, **detail
+    )
 
 
 def _record_raw(session: Session, run_id: int, source: Source, landed: list[LandedFile]) -> None:
