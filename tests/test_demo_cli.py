@@ -13,7 +13,6 @@ from civicstat.services import plan as plan_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 
-
 CLI = [sys.executable, "-m", "civicstat.cli"]
 
 
