@@ -273,7 +273,11 @@ def test_ingest_of_an_unknown_source_is_one_line_and_exit_1(applied: Path) -> No
 
 
 def _break_line_five(root: Path) -> None:
-    """Line 5 of the CSV (the header is line 1) gets a created_at that is not a timestamp."""
+    """Line 5 of the CSV (the header is line 1) gets a created_at that is not a timestamp,
+    and the source allows no bad row at all (``max_bad_rows: 0``), so the run fails."""
+    spec = root / "sources" / "service_requests.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8") + "\nload: {mode: replace, max_bad_rows: 0}\n")
+    assert civicstat("apply", root).exit_code == 0
     csv = root / "data" / "service_requests.csv"
     lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
     fields = lines[4].split(",")
@@ -293,6 +297,9 @@ def test_a_value_that_does_not_fit_its_type_fails_the_run_and_keeps_the_publishe
     assert stdout_of(result) == ""
     message = stderr_of(result)
     assert "service_requests: failed (run 2)" in message
+    assert (
+        "1 of 300 rows (0.3%) do not fit the declared schema, more than the 0% allowed" in message
+    )
     assert "service_requests.csv:5: column 'created_at': 'not-a-date' is not a valid timestamp" in (
         message
     )

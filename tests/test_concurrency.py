@@ -78,7 +78,7 @@ def served(tmp_path: Path, database_url: str, admin: Actor) -> Iterator[Served]:
 
     port = free_port()
     server = subprocess.Popen(
-        [*CLI, "serve", "-w", str(root), "--port", str(port)],
+        [*CLI, "serve", "-w", str(root), "--port", str(port), "--no-scheduler"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -11,20 +11,26 @@ import getpass
 import json
 import os
 import secrets
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from civicstat import __version__
 from civicstat.governance.actors import Actor, Role, operator
 from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.locks import SourceBusy, recover_abandoned
 from civicstat.services import ingest as ingest_service
+from civicstat.services import lake as lake_service
 from civicstat.services import measures as measures_service
 from civicstat.services import runs as runs_service
+from civicstat.services import tokens as tokens_service
 from civicstat.services import users as users_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -40,6 +46,14 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+tokens_app = typer.Typer(help="Manage API tokens for machines.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+lake_app = typer.Typer(help="Look after the lake.", no_args_is_help=True)
+app.add_typer(lake_app, name="lake")
+documents_app = typer.Typer(
+    help="Documents (PDF, images) kept with datasets.", no_args_is_help=True
+)
+app.add_typer(documents_app, name="documents")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -147,24 +161,55 @@ def ingest(
         chosen = sources or ingest_service.source_ids(ctx)
         failed = 0
         for source_id in chosen:
-            with err.status(f"ingesting {source_id}…"):
+            with ingest_progress(source_id) as phase:
                 try:
-                    outcome = ingest_service.ingest(ctx, me(), source_id, recompute=recompute)
-                except IngestError as error:
-                    err.print(
-                        f"[red]{source_id}: failed (run {error.run_id}):[/red] {error}",
-                        soft_wrap=True,
+                    outcome = ingest_service.ingest(
+                        ctx, me(), source_id, recompute=recompute, progress=phase
                     )
+                except IngestError as error:
+                    # Error text comes from data (file names, values): never read as markup.
+                    message = f"{source_id}: failed (run {error.run_id}): {error}"
+                    err.print(message, style="red", markup=False, soft_wrap=True)
                     failed += 1
                     continue
-            v = outcome.result.version
-            out.print(
-                f"{source_id}: {v.row_count:,} rows → {v.label} (run {outcome.result.run_id})"
-            )
+                except SourceBusy as busy:
+                    message = f"{source_id}: not run: {busy}"
+                    err.print(message, style="yellow", markup=False, soft_wrap=True)
+                    failed += 1
+                    continue
+            result = outcome.result
+            v = result.version
+            if result.status == "unchanged" or v is None:
+                current = f", still {v.label}" if v else ""
+                out.print(f"{source_id}: unchanged{current} (run {result.run_id})")
+            else:
+                out.print(f"{source_id}: {v.row_count:,} rows → {v.label} (run {result.run_id})")
+            for warning in result.warnings:
+                err.print(f"  warning: {warning}", markup=False, soft_wrap=True)
             for c in outcome.computed:
                 out.print(f"  {c.measure_id}: {c.observations} observations")
     if failed:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def ingest_progress(source_id: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the run's phase and elapsed time on stderr, gone when the run ends.
+
+    The yielded callable sets the phase shown (fetching, loading, checking, publishing).
+    """
+    if not err.is_terminal:  # a pipe, cron or CI log gets the result lines only
+        yield lambda phase: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}[/bold]"),
+        TextColumn("{task.fields[phase]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(source_id, total=None, phase="ingesting")
+        yield lambda phase: progress.update(task, phase=phase)
 
 
 @app.command()
@@ -183,10 +228,13 @@ def compute(
 def runs(workspace: WorkspaceOpt = Path("."), limit: int = 20) -> None:
     """List recent ingest runs."""
     with opened(workspace) as ctx:
+        recover_abandoned(ctx.db)  # runs whose process died show as abandoned, not running
         for run in runs_service.recent(ctx, me(), limit):
             started = f"{run.started_at:%Y-%m-%d %H:%M:%S}"
             line = f"{run.id:>5}  {started}  {run.source_id:<24} {run.status:<10}"
             line += f" {run.rows_loaded:>10,} rows"
+            if run.rows_quarantined:
+                line += f", {run.rows_quarantined:,} quarantined"
             if run.error:
                 line += f"  {run.error.splitlines()[0]}"
             out.print(line, markup=False, soft_wrap=True)
@@ -197,8 +245,11 @@ def serve(
     workspace: WorkspaceOpt = Path("."),
     host: str = "127.0.0.1",
     port: int = 8000,
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Run the sources' schedules")
+    ] = True,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (and, unless --no-scheduler, run the sources' schedules)."""
     import uvicorn
 
     from civicstat.web.app import create_app
@@ -206,7 +257,91 @@ def serve(
     with opened(workspace):
         pass  # migrate once, before the server starts
     settings = Settings(workspace=workspace)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if scheduler:
+        log_to_stderr()
+    uvicorn.run(create_app(settings, scheduler=scheduler), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Run the sources' schedules in the foreground until SIGINT or SIGTERM."""
+    from civicstat.services.scheduler import Scheduler, interval_override
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)  # a second signal: stop now; the lock frees itself
+        stop.set()
+
+    with opened(workspace) as ctx:
+        try:
+            every = interval_override()
+        except ValueError as error:
+            fail(str(error))
+        log_to_stderr()
+        handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        background = Scheduler(ctx, every_seconds=every)
+        try:
+            background.start()
+            err.print(
+                f"worker {background.actor}: {len(background.scheduled)} scheduled source(s); "
+                "Ctrl-C to stop",
+                markup=False,
+                soft_wrap=True,
+            )
+            while not stop.wait(1):
+                pass
+            err.print("stopping: running ingests finish first (signal again to stop now)")
+        finally:
+            background.shutdown(wait=True)
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+    err.print("worker stopped")
+
+
+def log_to_stderr() -> None:
+    """Show the scheduler's log (runs started, skipped, failed) on stderr."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("civicstat")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+@lake_app.command("prune")
+def lake_prune(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Delete raw payloads older than their source's retention.raw_days."""
+    with opened(workspace) as ctx:
+        result = lake_service.prune(ctx, me())
+    out.print(f"{result.files} raw payload(s) deleted, {result.bytes:,} bytes freed")
+
+
+@documents_app.command("add")
+def documents_add(
+    dataset: str,
+    path: Annotated[Path, typer.Argument(help="A PDF, image or text file", dir_okay=False)],
+    title: Annotated[str | None, typer.Option(help="Title (default: the file name)")] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Register a document (PDF, image) of a dataset; it is kept as-is in the lake."""
+    with opened(workspace) as ctx:
+        document = lake_service.add_document(ctx, me(), dataset, path, title)
+    kept = f"{document.size:,} bytes, sha256 {document.sha256[:12]}…"
+    out.print(f"{dataset}: document {document.title!r} kept ({kept})", markup=False)
+
+
+@documents_app.command("list")
+def documents_list(dataset: str, workspace: WorkspaceOpt = Path(".")) -> None:
+    """List the documents of a dataset."""
+    with opened(workspace) as ctx:
+        for d in lake_service.documents(ctx, me(), dataset):
+            out.print(
+                f"{d.id:>4}  {d.title}  ({d.original_name}, {d.content_type}, {d.size:,} bytes)",
+                markup=False,
+            )
 
 
 @users_app.command("add")
@@ -238,6 +373,59 @@ def users_add(
             display_name=display_name,
         )
     out.print(f"user {username} added ({role.value})")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. the sending system")],
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="What it may do, e.g. source:push:SOURCE_ID (repeatable)"),
+    ],
+    expires_days: Annotated[
+        int, typer.Option(help="Days until it expires")
+    ] = tokens_service.DEFAULT_DAYS,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Make an API token; its text is printed once, on stdout, and never shown again."""
+    with opened(workspace) as ctx:
+        made = tokens_service.create(ctx, me(), name=name, scopes=scope, expires_days=expires_days)
+    info = made.info
+    err.print(
+        f"token {info.id} ({info.name}): {', '.join(info.scopes)}; expires "
+        f"{info.expires_at:%Y-%m-%d %H:%M} UTC. Copy it now: it is not shown again.",
+        markup=False,
+        soft_wrap=True,
+    )
+    sys.stdout.write(made.text + "\n")
+
+
+@tokens_app.command("list")
+def tokens_list(workspace: WorkspaceOpt = Path(".")) -> None:
+    """List API tokens (never their text): id, name, status, expiry, last use, scopes."""
+    with opened(workspace) as ctx:
+        found = tokens_service.list_tokens(ctx, me())
+    if not found:
+        out.print("no tokens")
+    for t in found:
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        out.print(
+            f"{t.id:>4}  {t.name:<24} {t.status():<8} expires {t.expires_at:%Y-%m-%d}  "
+            f"used {used:<16}  {' '.join(t.scopes)}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="Token id, from 'civicstat tokens list'")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Revoke an API token: it stops working from its next request."""
+    with opened(workspace) as ctx:
+        info = tokens_service.revoke(ctx, me(), token_id)
+    out.print(f"token {info.id} ({info.name}) revoked", markup=False)
 
 
 @app.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,12 @@ from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets
-from civicstat.metadata.models import IngestRun, RawFile
+from civicstat.metadata.models import IngestRun, QuarantinedRow, RawFile
 from civicstat.pipeline.ingest import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
+from civicstat.spec.example import write_example
 
 SOURCE = "service_requests"
 
@@ -58,29 +61,56 @@ def test_ingest_keeps_the_raw_file_and_publishes_a_version(
     assert run.finished_at >= run.started_at
 
 
-def test_a_value_that_does_not_fit_its_type_fails_the_run_and_keeps_the_last_good_version(
+def test_a_row_that_does_not_fit_is_quarantined_with_its_file_line_and_reason(
+    example_ctx: Context, admin: Actor
+) -> None:
+    path = data_file(example_ctx.root)
+    rewrite_rows(path, {4: {"created_at": "not-a-date"}})
+    bad_line = path.read_text(encoding="utf-8").splitlines()[5]
+
+    outcome = ingest_service.ingest(example_ctx, admin, SOURCE)
+
+    assert outcome.result.status == "succeeded"
+    assert outcome.result.version is not None
+    assert outcome.result.version.row_count == 299
+    with example_ctx.db.session() as session:
+        (row,) = session.scalars(select(QuarantinedRow)).all()
+        run = session.get_one(IngestRun, outcome.result.run_id)
+    # Row 4 of the data is line 6 of the file (the header is line 1); the file is named as
+    # the source gave it, not by its copy in the lake.
+    assert (row.file, row.line, row.column) == ("service_requests.csv", 6, "created_at")
+    assert row.reason == "column 'created_at': 'not-a-date' is not a valid timestamp"
+    assert row.raw == bad_line
+    assert (run.rows_read, run.rows_loaded, run.rows_quarantined) == (300, 299, 1)
+
+
+def test_too_many_bad_rows_fail_the_run_and_keep_the_last_good_version(
     example_ctx: Context, admin: Actor
 ) -> None:
     good = ingest_service.ingest(example_ctx, admin, SOURCE).result.version
-    rewrite_rows(data_file(example_ctx.root), {4: {"created_at": "not-a-date"}})
+    assert good is not None
+    rewrite_rows(data_file(example_ctx.root), {i: {"due_at": "soon"} for i in range(10, 30)})
 
     with pytest.raises(IngestError) as failure:
         ingest_service.ingest(example_ctx, admin, SOURCE)
 
-    # Row 4 of the data is line 6 of the file (the header is line 1); the file is named as
-    # the source gave it, not by its copy in the lake.
-    first_line = str(failure.value).splitlines()[0]
-    assert first_line.startswith(
-        "service_requests.csv:6: column 'created_at': 'not-a-date' is not a valid timestamp"
+    message = str(failure.value)
+    assert message.startswith("20 of 300 rows (6.7%) do not fit the declared schema")
+    assert (
+        "first: service_requests.csv:12: column 'due_at': 'soon' is not a valid timestamp"
+        in message
     )
     with example_ctx.db.session() as session:
         head = datasets.current(session, SOURCE)
         failed = session.get_one(IngestRun, failure.value.run_id)
         raw_of_failed = session.scalars(select(RawFile).where(RawFile.run_id == failed.id)).all()
+        quarantined = session.scalars(
+            select(QuarantinedRow).where(QuarantinedRow.run_id == failed.id)
+        ).all()
     assert head is not None
     assert head.id == good.id
     assert failed.status == "failed"
-    assert "not-a-date" in (failed.error or "")
+    assert len(quarantined) == 20  # why it failed stays on record
     assert len(raw_of_failed) == 1  # what arrived is kept, even when it could not be loaded
     tables = example_ctx.lake.root / "tables" / SOURCE
     assert len(list(tables.iterdir())) == 1  # the failed version's folder was removed
@@ -117,3 +147,28 @@ def test_ingest_recomputes_the_measures_of_its_dataset(example_ctx: Context, adm
     assert plan is not None
     assert sorted(c.measure_id for c in outcome.computed) == sorted(plan.measures)
     assert all(c.changed and c.observations > 0 for c in outcome.computed)
+
+
+def test_a_fraction_in_an_integer_column_is_quarantined_not_rounded(
+    tmp_path: Path, make_context: Callable[[Path], Context], admin: Actor
+) -> None:
+    root = tmp_path / "ws"
+    write_example(root)
+    spec_path = root / "sources" / "service_requests.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["options"] = {"path": "data/requests.ndjson"}
+    spec["columns"] = [*spec["columns"], {"name": "crew", "type": "integer"}]
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    lines = [
+        {"request_id": "a", "crew": "12", "created_at": "2025-01-01 08:00:00"},
+        {"request_id": "b", "crew": "1.5", "created_at": "2025-01-01 09:00:00"},
+        {"request_id": "c", "crew": 7, "created_at": "2025-01-01 10:00:00"},
+    ]
+    (root / "data" / "requests.ndjson").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    ctx = make_context(root)
+    workspace_service.apply(ctx, admin)
+    with pytest.raises(IngestError, match="1 of 3 rows"):  # 33% is past the 5% allowed
+        ingest_service.ingest(ctx, admin, SOURCE)
+    with ctx.db.session() as session:
+        (bad,) = session.scalars(select(QuarantinedRow)).all()
+    assert (bad.file, bad.line, bad.column) == ("requests.ndjson", 2, "crew")

@@ -233,7 +233,7 @@ def test_every_planted_problem_is_reported_at_its_place(broken: list[Issue]) -> 
         "sources/cad_copy.yaml:4:8: department 'polic' not in governance.yaml"
         " (did you mean 'police'?)",
         "sources/cad_copy.yaml:5:12: unknown connector 'fiel' (did you mean 'file'?)"
-        " (installed: file)",
+        " (installed: arcgis, file, http, push, socrata, sql)",
         "sources/cad_copy.yaml:7:28: type: 'strin' should be 'string', 'integer', 'float',"
         " 'boolean', 'date' or 'timestamp' (did you mean 'string'?)",
     ],

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, ClassVar, Literal, Protocol
+from typing import IO, Any, ClassVar, Protocol
 
+import httpx
 from pydantic import BaseModel
 
-PayloadFormat = Literal["csv", "parquet"]
+# "csv", "parquet", "json", "ndjson", "xlsx", or a format a connector registers a reader for
+# (see civicstat.warehouse.readers).
+PayloadFormat = str
 
 
 class ConnectorError(Exception):
@@ -24,6 +28,7 @@ class Payload:
     format: PayloadFormat
     content_type: str
     opener: Any  # () -> IO[bytes]; a callable keeps payloads lazy and streamable
+    read_options: Mapping[str, Any] = field(default_factory=dict)  # how to read this payload
 
     def open(self) -> IO[bytes]:
         stream: IO[bytes] = self.opener()
@@ -32,9 +37,19 @@ class Payload:
 
 @dataclass(frozen=True)
 class ConnectorContext:
-    """What a connector may know about where it runs."""
+    """What a connector may know about where it runs and what it already has."""
 
     workspace_root: Path
+    source_id: str = ""
+    cursor: str | None = None  # the source's incremental cursor column, if any
+    high_water_mark: str | None = None  # largest cursor value already loaded, as text
+    # Tests hand in an httpx.MockTransport or a fault-injecting one; None uses the network.
+    transport: httpx.BaseTransport | None = None
+    # Private, loopback and link-local addresses an outbound fetch may reach (hosts or
+    # CIDRs, from civicstat.yaml's network.allow); everything else private is refused.
+    allow: tuple[str, ...] = ()
+    # Where secrets named in a spec (auth_env: NAME) are read; never the spec itself.
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
 
 class Connector(Protocol):
@@ -49,5 +64,6 @@ class Connector(Protocol):
         ...
 
     def read_options(self) -> dict[str, Any]:
-        """Options the loader needs to parse payloads (CSV dialect, null markers...)."""
+        """Options the loader needs to parse this source's payloads (CSV dialect, null
+        markers...); a payload's own ``read_options`` add to them."""
         ...

@@ -1,4 +1,5 @@
-"""Who is asking: a signed-in user, the anonymous public, or the local operator."""
+"""Who is asking: a signed-in user, a machine with an API token, the anonymous public, or
+the local operator."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    kind: Literal["user", "anonymous", "operator"]
+    kind: Literal["user", "token", "anonymous", "operator"]
     name: str
     role: Role | None = None
     department: str | None = None
     user_id: int | None = None
+    # A token acts only within its scopes ("source:push:calls_911"), never through a role.
+    token_id: int | None = None
+    scopes: frozenset[str] = frozenset()
 
     @property
     def is_authenticated(self) -> bool:
@@ -38,3 +42,9 @@ def operator(name: str) -> Actor:
     """Someone at the server's shell running ``civicstat``: they hold the workspace files,
     so they act as administrator, and the audit log records their OS user name."""
     return Actor("operator", f"operator:{name}", Role.ADMIN)
+
+
+def system(task: str) -> Actor:
+    """CivicStat itself doing derived work, such as recomputing measures after data lands;
+    the audit log names the task."""
+    return Actor("operator", f"system:{task}", Role.ADMIN)

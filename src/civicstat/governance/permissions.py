@@ -51,12 +51,26 @@ RUN_READ = _action("run:read", "source", "See ingest runs")
 MEASURE_COMPUTE = _action("measure:compute", "measure", "Recompute a measure's observations")
 WORKSPACE_APPLY = _action("workspace:apply", "workspace", "Store the workspace spec as a revision")
 USER_MANAGE = _action("user:manage", "user", "Create users and change their roles")
+SOURCE_PUSH = _action("source:push", "source", "Send records to a push source's API endpoint")
+TOKEN_MANAGE = _action("token:manage", "token", "Create, list and revoke API tokens")
+LAKE_PRUNE = _action("lake:prune", "workspace", "Delete raw payloads past their retention")
+DOCUMENT_ADD = _action(
+    "dataset:document", "dataset", "Register a document (PDF, image) of a dataset"
+)
 
 _ALL = frozenset(ACTIONS)
 ROLE_GRANTS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _ALL,
     Role.STEWARD: frozenset(
-        {"plan:read", "dataset:read", "source:ingest", "run:read", "measure:compute"}
+        {
+            "plan:read",
+            "dataset:read",
+            "dataset:document",
+            "source:ingest",
+            "source:push",
+            "run:read",
+            "measure:compute",
+        }
     ),
     Role.DEPARTMENT_HEAD: frozenset({"plan:read", "dataset:read", "run:read"}),
     Role.ANALYST: frozenset({"plan:read", "dataset:read", "run:read"}),
@@ -73,12 +87,25 @@ CLEARANCE: dict[Role, Classification] = {
 }
 _LEVEL = {c: i for i, c in enumerate(Classification)}
 
+# Actions an API token may be scoped to, as "<action>:<resource id>" or "<action>:*".
+TOKEN_ACTIONS = frozenset({"source:push"})
+
+
+def token_scope(action: Action, resource_id: str) -> str:
+    """The scope that lets a token do ``action`` to one resource ("*": to every one)."""
+    return f"{action.name}:{resource_id}"
+
 
 def allowed(actor: Actor, action: Action, resource: Resource) -> bool:
     """Whether ``actor`` may perform ``action`` on ``resource``: the only place this is decided."""
     if resource.kind != action.resource_kind:
         raise ValueError(
             f"action {action.name} applies to {action.resource_kind}, not {resource.kind}"
+        )
+    if actor.kind == "token":
+        # A token does exactly what its scopes name, whoever created it.
+        return action.name in TOKEN_ACTIONS and not actor.scopes.isdisjoint(
+            {token_scope(action, resource.id), token_scope(action, "*")}
         )
     if actor.role is None:
         return False

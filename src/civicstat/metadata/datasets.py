@@ -16,6 +16,8 @@ def publish(
     columns: list[dict[str, str]],
     row_count: int,
     run_id: int | None,
+    checksum: str = "",
+    inputs: list[str] | None = None,
 ) -> DataVersion:
     """Record a new version and make it the head, in the caller's transaction.
 
@@ -32,6 +34,8 @@ def publish(
         files=files,
         columns=columns,
         row_count=row_count,
+        checksum=checksum,
+        inputs=inputs or [],
     )
     session.add(version)
     session.flush()

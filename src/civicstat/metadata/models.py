@@ -112,12 +112,16 @@ class IngestRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[str] = mapped_column(String(128), index=True)
     dataset_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed
+    # running, succeeded, unchanged (nothing new to publish), failed, abandoned (process died)
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # manual, schedule, push
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(BigInteger, default=0)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)  # schema drift, failed warn checks
     error: Mapped[str | None] = mapped_column(Text)
     data_version_id: Mapped[int | None] = mapped_column(ForeignKey("data_versions.id"))
     started_by: Mapped[str] = mapped_column(String(200), default="")
@@ -136,6 +140,7 @@ class RawFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None]  # removed from the lake by the retention setting
 
 
 class DataVersion(Base):
@@ -150,6 +155,8 @@ class DataVersion(Base):
     files: Mapped[list[Any]]
     columns: Mapped[list[Any]]
     row_count: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(String(80), default="")  # of the rows, order-free
+    inputs: Mapped[list[Any]] = mapped_column(default=list)  # SHA-256 of every raw payload in it
     min_time: Mapped[str | None] = mapped_column(String(40))
     max_time: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -232,3 +239,97 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class QuarantinedRow(Base):
+    """A source row that could not be loaded, kept with where it came from and why."""
+
+    __tablename__ = "quarantined_rows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ingest_runs.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(128))
+    file: Mapped[str] = mapped_column(String(500))  # the payload's original name
+    line: Mapped[int | None] = mapped_column(BigInteger)  # 1-based line (CSV) or record number
+    column: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)  # the row as it was in the source
+
+
+class QualityResult(Base):
+    """The outcome of one declared quality check on one run's candidate version."""
+
+    __tablename__ = "quality_results"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ingest_runs.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(128))
+    check: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(500))  # the column(s) or condition checked
+    severity: Mapped[str] = mapped_column(String(8))  # warn, error
+    passed: Mapped[bool] = mapped_column(Boolean)
+    failing_rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SourceState(Base):
+    """What a source remembers between runs: its high-water mark."""
+
+    __tablename__ = "source_state"
+    source_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    high_water_mark: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SourceLock(Base):
+    """At most one run per source at a time, across processes and machines."""
+
+    __tablename__ = "source_locks"
+    source_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid:random
+    acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]  # renewed while the run is alive
+
+
+class ApiToken(Base):
+    """A scoped, expiring, revocable token for machines; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[Any]]  # e.g. ["source:push:calls_911"]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class PushBatch(Base):
+    """A pushed batch by its Idempotency-Key: a retried batch answers without loading again."""
+
+    __tablename__ = "push_batches"
+    __table_args__ = (UniqueConstraint("source_id", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id"))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """An unstructured file (PDF, image) registered as a document of a dataset."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(128), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    lake_path: Mapped[str] = mapped_column(String(1000))
+    original_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -31,25 +31,28 @@ def replace_current(
     definition_hash: str,
     data_version_id: int,
     rows: Iterable[ObservationRow],
+    from_period: dt.date | None = None,
 ) -> bool:
     """Make ``rows`` the measure's current observations; earlier ones are kept, superseded.
 
-    Returns False (and changes nothing) when the current observations already come from
-    this definition and this data version.
+    With ``from_period`` only the periods from that one on are replaced (an incremental
+    refresh); earlier periods keep their observations. Without it, returns False (and
+    changes nothing) when the current observations already come from this definition and
+    this data version.
     """
-    existing = session.execute(
-        select(Observation.definition_hash, Observation.data_version_id)
-        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
-        .limit(1)
-    ).first()
-    if existing is not None and tuple(existing) == (definition_hash, data_version_id):
-        return False
+    current = [Observation.measure_id == measure_id, Observation.superseded_at.is_(None)]
+    if from_period is None:
+        existing = session.execute(
+            select(Observation.definition_hash, Observation.data_version_id)
+            .where(*current)
+            .limit(1)
+        ).first()
+        if existing is not None and tuple(existing) == (definition_hash, data_version_id):
+            return False
+    else:
+        current.append(Observation.period_start >= from_period)
     now = utcnow()
-    session.execute(
-        update(Observation)
-        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
-        .values(superseded_at=now)
-    )
+    session.execute(update(Observation).where(*current).values(superseded_at=now))
     session.add_all(
         Observation(
             measure_id=measure_id,
@@ -68,6 +71,15 @@ def replace_current(
         for r in rows
     )
     return True
+
+
+def current_definition(session: Session, measure_id: str) -> str | None:
+    """The definition hash behind the measure's current observations, if any."""
+    return session.scalar(
+        select(Observation.definition_hash)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .limit(1)
+    )
 
 
 def current_series(session: Session, measure_id: str, slice_key: str = "") -> Sequence[Observation]:

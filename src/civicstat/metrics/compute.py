@@ -26,7 +26,7 @@ def slice_key(column: str, value: object) -> str:
     return f"{column}={BLANK if value is None else value}"
 
 
-def expression(measure: Measure, rows: Table) -> Table:
+def expression(measure: Measure, rows: Table, from_period: dt.date | None = None) -> Table:
     """One Ibis query returning every (period, slice) aggregate of the measure.
 
     The all-slice total and each breakdown are grouped separately and stacked, so totals
@@ -35,6 +35,14 @@ def expression(measure: Measure, rows: Table) -> Table:
     if measure.filter:
         rows = rows.filter(to_ibis(parse(measure.filter), rows).fill_null(False))
     rows = rows.filter(rows[measure.time].notnull())
+    if from_period is not None:
+        # Rows from the start of the first affected period on: only those periods change.
+        start = (
+            dt.datetime.combine(from_period, dt.time())
+            if _is_timestamp(rows, measure)
+            else from_period
+        )
+        rows = rows.filter(rows[measure.time] >= ibis.literal(start))
     rows = rows.mutate(_period=rows[measure.time].truncate(_TRUNCATE[measure.grain]).cast("date"))
     kind = kinds.get(measure.kind)
 
@@ -69,3 +77,7 @@ def observations(measure: Measure, result: Any) -> Iterator[ObservationRow]:
             value = None
         key = slice_key(row["dim"], row["dim_value"]) if row["dim"] else ALL
         yield ObservationRow(period.start, period.end, key, value, num, den, row["n"])
+
+
+def _is_timestamp(rows: Table, measure: Measure) -> bool:
+    return bool(rows.schema()[measure.time].is_timestamp())

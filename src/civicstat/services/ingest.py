@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from civicstat.governance.actors import Actor
-from civicstat.governance.permissions import SOURCE_INGEST, Resource, require
-from civicstat.pipeline.ingest import IngestResult, run_source
+import httpx
+
+from civicstat.connectors.base import Payload
+from civicstat.governance.actors import Actor, system
+from civicstat.governance.permissions import SOURCE_INGEST, SOURCE_PUSH, Resource, require
+from civicstat.pipeline.ingest import IngestResult, OnFinish, run_source
+from civicstat.pipeline.locks import recover_abandoned, source_lock
 from civicstat.services import measures
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
@@ -18,21 +23,53 @@ class IngestOutcome:
     computed: list[measures.ComputeOutcome]
 
 
-def ingest(ctx: Context, actor: Actor, source_id: str, *, recompute: bool = True) -> IngestOutcome:
+def _quiet(phase: str) -> None:
+    """Progress goes nowhere unless a caller shows it."""
+
+
+def ingest(
+    ctx: Context,
+    actor: Actor,
+    source_id: str,
+    *,
+    recompute: bool = True,
+    trigger: str = "manual",
+    payloads: Iterable[Payload] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    progress: Callable[[str], None] = _quiet,
+    on_finish: OnFinish | None = None,
+) -> IngestOutcome:
+    """Run a source (or load pushed ``payloads``) and recompute the measures it feeds,
+    only for the periods that new rows can change.
+
+    At most one run per source runs at a time, across processes (``SourceBusy``); runs of
+    processes that died are marked abandoned first.
+    """
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
     source = plan.sources.get(source_id)
     if source is None:
         raise NotFound(f"unknown source {source_id!r} (known: {', '.join(sorted(plan.sources))})")
-    require(
-        actor, SOURCE_INGEST, Resource("source", source.id, source.owner, source.classification)
-    )
-    result = run_source(ctx.db, ctx.lake, ctx.root, source, actor)
-    computed = (
-        measures.compute(ctx, actor, measures.for_dataset(plan, source.dataset_id))
-        if recompute
-        else []
-    )
+    action = SOURCE_PUSH if trigger == "push" else SOURCE_INGEST
+    require(actor, action, Resource("source", source.id, source.owner, source.classification))
+    with source_lock(ctx.db, source.id) as lease:
+        recover_abandoned(ctx.db, held=lease)
+        result = run_source(
+            ctx.db, ctx.lake, ctx.root, source, actor,
+            trigger=trigger, payloads=payloads, transport=transport,
+            allow=plan.settings.network.allow, timezone=plan.settings.timezone,
+            lease=lease, progress=progress, on_finish=on_finish,
+        )  # fmt: skip
+        computed: list[measures.ComputeOutcome] = []
+        if recompute and result.status == "succeeded":
+            progress("recomputing")
+            ids = measures.for_dataset(plan, source.dataset_id)
+            since = None
+            if result.earliest is not None:
+                since = {m: result.earliest.get(plan.measures[m].time) for m in ids}
+            # Recomputing is the platform's own derived work, whoever brought the data (a
+            # push token may only push); the run itself is audited under the actor.
+            computed = measures.compute(ctx, system("recompute"), ids, since=since)
     return IngestOutcome(result, computed)
 
 

@@ -8,7 +8,8 @@ read the raw data, so a typo in one field does not hide a dangling reference in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,11 @@ from civicstat.spec.yamlpos import Loc, YamlDocument, load_yaml
 __all__ = ["json_schema", "load_workspace", "summary", "validate_workspace"]
 
 _TIME_TYPES = ("date", "timestamp")
+_NUMBER_TYPES = ("integer", "float")
+# Quality check patterns run on DuckDB, whose regular expressions (RE2) have Unicode classes
+# but no look-around or back-references; Python's re stands in for RE2 here.
+_RE2_UNICODE_CLASS = re.compile(r"\\[pP](\{\w+\}|\w)")
+_NOT_IN_RE2 = re.compile(r"(?<!\\)(?:\\\\)*(\(\?<?[=!]|\\[1-9])")
 _IN_GOVERNANCE = f"not in {GOVERNANCE_FILE}"
 _IN_MEASURES = f"not in {MEASURES_DIR}/"
 
@@ -134,6 +140,7 @@ class _Validator:
         sources = [f for f in (self.load(p, Source) for p in self.folder(SOURCES_DIR)) if f]
         for source in sources:
             self.check_source(source)
+            self.check_quality(source)
         departments = self.check_departments(governance)
         datasets = self.check_sources(sources, departments)
         measure_ids = self.check_measures(measures, datasets)
@@ -210,6 +217,21 @@ class _Validator:
             except ValueError as error:
                 reason = lower_first(str(error))
                 self.at(source, ("schedule",), f"invalid cron expression {schedule!r}: {reason}")
+
+    def check_quality(self, source: _File) -> None:
+        """Each quality check names declared columns of a fitting type, and its pattern or
+        condition can run: a mistake found here would otherwise fail a run after the pull."""
+        dataset = str(source.data.get("dataset") or source.data.get("id"))
+        columns = _columns(source)
+        for loc in _items(source, "quality"):
+            check, kind = _get(source, loc), _get(source, (*loc, "check"))
+            named = check.get("columns") if kind in ("not_null", "unique") else None
+            for index in range(len(named) if isinstance(named, list) else 0):
+                self.column(source, (*loc, "columns", index), dataset, columns)
+            if kind in ("accepted_values", "range", "regex", "freshness"):
+                self.column(source, (*loc, "column"), dataset, columns)
+            for part, message in _quality_problems(check, columns):
+                self.at(source, (*loc, *part), message)
 
     # --- between files ----------------------------------------------------------------
 
@@ -368,6 +390,61 @@ def _columns(source: _File) -> dict[str, str]:
         for c in (columns if isinstance(columns, list) else [])
         if isinstance(c, dict) and isinstance(c.get("name"), str)
     }
+
+
+def _quality_problems(check: dict[str, Any], columns: dict[str, str]) -> Iterator[tuple[Loc, str]]:
+    """Problems of one quality check beyond its shape and column names, each at its key."""
+    kind, name = check.get("check"), check.get("column")
+    type_ = columns.get(name) if isinstance(name, str) else None
+    if kind == "range" and type_ not in (None, *_NUMBER_TYPES):
+        yield ("column",), f"range column {name!r} is {type_}; it must be an integer or float"
+    low, high = check.get("min"), check.get("max")
+    if kind == "range" and low is None and high is None:
+        yield (), "a range check needs a min, a max or both"
+    if (
+        kind == "range"
+        and isinstance(low, int | float)
+        and isinstance(high, int | float)
+        and low > high
+    ):
+        yield ("max",), f"range max {high} is below its min {low}"
+    if kind == "freshness" and type_ not in (None, *_TIME_TYPES):
+        yield ("column",), f"freshness column {name!r} is {type_}; it must be a date or timestamp"
+    values = check.get("values")
+    if kind == "accepted_values" and type_ in _NUMBER_TYPES and isinstance(values, list):
+        for index, value in enumerate(values):
+            if not _is_number(value):
+                message = f"accepted value {value!r} is not a number, but {name!r} is {type_}"
+                yield ("values", index), message
+    pattern = check.get("pattern")
+    if kind == "regex" and isinstance(pattern, str) and (problem := _regex_problem(pattern)):
+        yield ("pattern",), f"pattern {pattern!r} {problem}"
+    condition = check.get("condition")
+    if kind == "sql" and isinstance(condition, str):
+        for problem in expressions.check(condition, columns):
+            yield ("condition",), f"condition: {problem}"
+
+
+def _is_number(value: Any) -> bool:
+    """A number, or text that reads as one (a quality check compares numbers as numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _regex_problem(pattern: str) -> str | None:
+    """Why DuckDB could not match with ``pattern``, or None when it can."""
+    try:
+        re.compile(_RE2_UNICODE_CLASS.sub("x", pattern))
+    except re.error as error:
+        return f"is not a regular expression: {error}"
+    if _NOT_IN_RE2.search(pattern):
+        return "uses look-around or a back-reference, which DuckDB's regular expressions lack"
+    return None
 
 
 def _plural(count: int, noun: str) -> str:

@@ -61,6 +61,15 @@ class Lake:
         relative = final.relative_to(self.root).as_posix()
         return LandedFile(final, relative, name, content_type, digest.hexdigest(), size)
 
+    def remove(self, relative: str) -> bool:
+        """Delete one file of the lake (retention); False when it was already gone."""
+        path = self.root / relative
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def new_table_folder(self, dataset_id: str) -> tuple[Path, str]:
         """A fresh folder for one version's files; nothing refers to it until it is published."""
         relative = f"tables/{dataset_id}/{uuid.uuid4().hex}"

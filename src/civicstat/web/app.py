@@ -30,8 +30,15 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
-    """The app; pass ``context`` to share an open one (tests), otherwise it opens its own."""
+def create_app(
+    settings: Settings, context: Context | None = None, *, scheduler: bool | None = None
+) -> FastAPI:
+    """The app; pass ``context`` to share an open one (tests), otherwise it opens its own.
+
+    ``scheduler`` runs the sources' schedules in the background; by default only an app
+    that opens its own context does, so tests building an app never start ingests.
+    """
+    run_scheduler = context is None if scheduler is None else scheduler
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,7 +46,15 @@ def create_app(settings: Settings, context: Context | None = None) -> FastAPI:
         if context is None:
             ctx.migrate()
         app.state.ctx = ctx
+        app.state.scheduler = None
+        if run_scheduler:
+            from civicstat.services.scheduler import Scheduler, interval_override
+
+            app.state.scheduler = Scheduler(ctx, every_seconds=interval_override())
+            app.state.scheduler.start()
         yield
+        if app.state.scheduler is not None:
+            app.state.scheduler.shutdown(wait=True)
         if context is None:
             ctx.close()
 

@@ -7,9 +7,11 @@ from fastapi import APIRouter
 from civicstat.services import datasets, plan
 from civicstat.services.datasets import DatasetSummary
 from civicstat.services.plan import PlanView
+from civicstat.web.api import push
 from civicstat.web.deps import Ctx, CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
+router.include_router(push.router)
 
 
 @router.get("/plan", response_model=PlanView)

@@ -1,0 +1,391 @@
+"""The ``sql`` connector: one SELECT against any database SQLAlchemy reaches.
+
+The URL (with its password) lives in an environment variable the spec names, never in
+the spec. Rows stream through a server-side cursor, ``chunk_rows`` at a time, and each
+chunk becomes one Parquet payload, so the lake keeps exactly the rows the database
+returned, with their types. An incremental source binds its high-water mark to
+``:cursor`` as a parameter. A spec may only read: the query must be one SELECT (or WITH …
+SELECT), checked with sqlglot, and the session is read-only where the database allows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import io
+import json
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import Annotated, Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from pydantic import Field, StringConstraints, field_validator
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+from sqlglot import exp
+
+from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
+from civicstat.metadata.db import normalise_url
+from civicstat.spec.models import SpecModel
+
+CONTENT_TYPE = "application/vnd.apache.parquet"
+# SQLAlchemy backend names that sqlglot spells differently.
+_SQLGLOT_NAMES = {"postgresql": "postgres", "mariadb": "mysql", "mssql": "tsql"}
+# Anything that writes, changes the schema, locks or runs an opaque command.
+_FORBIDDEN: tuple[type[exp.Expression], ...] = (
+    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
+    exp.TruncateTable, exp.Into, exp.Copy, exp.Command, exp.Lock, exp.Set, exp.Use,
+    exp.Transaction, exp.Commit, exp.Rollback, exp.Grant, exp.Revoke, exp.LoadData, exp.Pragma,
+)  # fmt: skip
+# How SQLAlchemy's text() finds bind parameters; ``\:`` escapes a literal colon.
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+EnvName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    Field(description="Name of an environment variable (not its value)"),
+]
+
+
+class SqlOptions(SpecModel):
+    """Options of the ``sql`` connector."""
+
+    url_env: EnvName = Field(
+        description="Environment variable holding the SQLAlchemy URL, e.g. CITY_ERP_URL"
+    )
+    query: str = Field(description="One SELECT (or WITH … SELECT); may use :cursor")
+    initial_cursor: str | None = Field(
+        None, description="Value bound to :cursor before any high-water mark exists; default NULL"
+    )
+    chunk_rows: int = Field(
+        50_000, ge=1, le=5_000_000, description="Rows per fetch and per Parquet payload"
+    )
+    timeout: float = Field(
+        300, gt=0, le=86_400, description="Seconds for connecting and for each statement or fetch"
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, query: str) -> str:
+        try:
+            check_query(query, dialect=None, strict=False)
+        except ConnectorError as error:
+            raise ValueError(str(error)) from None
+        return query
+
+
+class SqlConnector:
+    """Streams one query's rows into Parquet payloads of ``chunk_rows`` rows each."""
+
+    Options: ClassVar[type[SqlOptions]] = SqlOptions
+
+    def __init__(self, options: SqlOptions, context: ConnectorContext) -> None:
+        self.options = options
+        self.context = context
+
+    def fetch(self) -> Iterator[Payload]:
+        url = self._url()
+        where = url.render_as_string(hide_password=True)
+        check_query(self.options.query, dialect=_sqlglot_dialect(url), strict=True)
+        statement = text(self.options.query)
+        params = self._params()
+        try:
+            engine = _engine(url, self.options.timeout)
+        except (ArgumentError, NoSuchModuleError, ImportError) as error:
+            raise ConnectorError(f"{where}: cannot use this URL: {error}") from error
+        try:
+            with engine.connect() as connection:
+                _read_only_session(connection, self.options.timeout)
+                result = connection.execution_options(yield_per=self.options.chunk_rows).execute(
+                    statement, params
+                )
+                names = list(result.keys())
+                _check_names(names)
+                types: ColumnTypes = {}
+                count = 0
+                for rows in result.partitions(self.options.chunk_rows):
+                    yield self._payload(count, to_table(names, rows, types))
+                    count += 1
+                if count == 0:
+                    yield self._payload(0, to_table(names, [], types))
+        except DBAPIError as error:
+            raise ConnectorError(f"{where}: {_database_message(error, url)}") from error
+        except SQLAlchemyError as error:
+            raise ConnectorError(f"{where}: {_scrub(str(error), url)}") from error
+        finally:
+            engine.dispose()
+
+    def read_options(self) -> dict[str, Any]:
+        return {}
+
+    def _url(self) -> URL:
+        name = self.options.url_env
+        raw = self.context.env.get(name)
+        if not raw:
+            raise ConnectorError(
+                f"environment variable {name} is not set "
+                f"(options.url_env of source {self.context.source_id!r})"
+            )
+        try:
+            return _driver(make_url(normalise_url(raw)))
+        except (ArgumentError, ValueError) as error:
+            # The value may hold a password: say where it came from, never what it is.
+            raise ConnectorError(
+                f"environment variable {name} does not hold a valid SQLAlchemy URL"
+            ) from error
+
+    def _params(self) -> dict[str, Any]:
+        """Bind ``:cursor``, and refuse any other parameter: nothing else would fill it."""
+        names = set(_BIND.findall(self.options.query))
+        unknown = sorted(names - {"cursor"})
+        if unknown:
+            raise ConnectorError(
+                f"the query uses parameter(s) {', '.join(':' + n for n in unknown)}; only "
+                r":cursor is bound (write \: for a literal colon)"
+            )
+        if "cursor" not in names:
+            return {}
+        mark = self.context.high_water_mark
+        return {"cursor": mark if mark is not None else self.options.initial_cursor}
+
+    def _payload(self, index: int, table: pa.Table) -> Payload:
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        data = buffer.getvalue()
+        name = f"{self.context.source_id or 'sql'}-{index:05d}.parquet"
+        return Payload(name, "parquet", CONTENT_TYPE, partial(io.BytesIO, data))
+
+
+def check_query(query: str, *, dialect: str | None, strict: bool) -> None:
+    """Refuse anything but one read-only SELECT, so a source spec cannot change data.
+
+    With ``strict`` false (spec validation, dialect unknown yet), SQL that sqlglot cannot
+    parse passes; it is checked again with the database's dialect before it runs.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
+    except sqlglot.errors.SqlglotError as error:
+        if not strict:
+            return
+        raise ConnectorError(f"the query cannot be checked as one SELECT: {error}") from error
+    if len(statements) != 1:
+        raise _refused(f"it holds {len(statements)} statements")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise _refused(f"it is a {statement.key.upper()} statement")
+    for node in statement.walk():
+        if isinstance(node, _FORBIDDEN):
+            raise _refused(f"it contains {node.key.upper()}")
+
+
+def _sqlglot_dialect(url: URL) -> str | None:
+    backend = url.get_backend_name()
+    name = _SQLGLOT_NAMES.get(backend, backend)
+    try:
+        sqlglot.Dialect.get_or_raise(name)
+    except ValueError:
+        return None  # an unknown dialect: parse as generic SQL
+    return name
+
+
+def _refused(why: str) -> ConnectorError:
+    return ConnectorError(
+        f"the query must be a single SELECT (or WITH … SELECT) that only reads; {why}"
+    )
+
+
+def _driver(url: URL) -> URL:
+    """``mysql://`` and ``mariadb://`` mean PyMySQL, the driver CivicStat ships with."""
+    if url.drivername in ("mysql", "mariadb"):
+        url = url.set(drivername=f"{url.drivername}+pymysql")
+    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def _engine(url: URL, timeout: float) -> Engine:
+    backend = url.get_backend_name()
+    seconds = max(1, round(timeout))
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql":
+        connect_args = {
+            "connect_timeout": seconds,
+            "options": f"-c default_transaction_read_only=on -c statement_timeout={seconds}s",
+        }
+    elif backend in ("mysql", "mariadb"):
+        connect_args = {"connect_timeout": seconds, "read_timeout": seconds}
+    elif backend == "sqlite":
+        connect_args = {"timeout": timeout}
+    return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+
+
+def _read_only_session(connection: Connection, timeout: float) -> None:
+    """Belt and braces after the sqlglot check: the database itself refuses writes."""
+    backend = connection.dialect.name
+    if backend in ("mysql", "mariadb"):
+        connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+        if getattr(connection.dialect, "is_mariadb", False):
+            connection.exec_driver_sql(f"SET SESSION max_statement_time = {float(timeout):f}")
+        else:
+            connection.exec_driver_sql(f"SET SESSION max_execution_time = {round(timeout * 1000)}")
+    elif backend == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+
+
+def _check_names(names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name.lower() in seen:
+            raise ConnectorError(f"the query returns column {name!r} twice: give each an alias")
+        seen.add(name.lower())
+
+
+def _database_message(error: DBAPIError, url: URL) -> str:
+    """The database's own words, without SQLAlchemy's SQL echo or the URL's password."""
+    original = error.orig
+    args: tuple[Any, ...] = tuple(getattr(original, "args", ()))
+    if len(args) >= 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+        message = f"{args[1]} (error {args[0]})"
+    else:
+        message = str(original) if original is not None else str(error)
+    return _scrub(message.strip().splitlines()[0] if message.strip() else repr(original), url)
+
+
+def _scrub(message: str, url: URL) -> str:
+    password = url.password
+    if password:
+        message = message.replace(str(password), "***")
+    return message
+
+
+# --- rows to Arrow ------------------------------------------------------------------------
+
+# Arrow type per column, fixed by the first chunk that has a value, so later chunks (and an
+# all-NULL chunk) keep it; decimals widen their scale when a later chunk needs more.
+ColumnTypes = dict[str, pa.DataType]
+
+
+def to_table(names: Sequence[str], rows: Sequence[Sequence[Any]], types: ColumnTypes) -> pa.Table:
+    """Rows as the driver returned them, as an Arrow table with a type per column."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays = [
+        _to_array(name, list(values), types) for name, values in zip(names, columns, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=list(names))
+
+
+def _to_array(name: str, values: list[Any], types: ColumnTypes) -> pa.Array:
+    present = [v for v in values if v is not None]
+    if not present:
+        return pa.nulls(len(values), types.get(name, pa.string()))
+    wanted = _arrow_type(present, types.get(name))
+    if wanted is not None:
+        try:
+            array = pa.array(_plain(values, wanted), type=wanted)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError, TypeError):
+            pass
+        else:
+            types[name] = wanted
+            return array
+    # Mixed or exotic values (NaN decimals, ranges, SQLite's loose typing): keep them as text.
+    types[name] = pa.string()
+    return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+
+
+def _arrow_type(present: list[Any], known: pa.DataType | None) -> pa.DataType | None:
+    if known is not None and pa.types.is_string(known):
+        return known  # once text, always text: every payload of the pull agrees
+    kinds = {_kind(v) for v in present}
+    if len(kinds) != 1:
+        return pa.float64() if kinds == {"int", "float"} else None
+    kind = kinds.pop()
+    if kind == "decimal":
+        scale = max(_scale(v) for v in present)
+        digits = max(_integer_digits(v) for v in present)
+        if known is not None and pa.types.is_decimal(known):
+            scale = max(scale, known.scale)
+        return pa.decimal128(38, scale) if digits + scale <= 38 else pa.decimal256(76, scale)
+    if kind == "datetime":
+        aware = {v.tzinfo is not None for v in present}
+        if len(aware) != 1:
+            return None
+        return pa.timestamp("us", tz="UTC") if aware.pop() else pa.timestamp("us")
+    if kind == "int" and known is not None and pa.types.is_floating(known):
+        return known
+    return _SIMPLE.get(kind)
+
+
+_SIMPLE: dict[str, pa.DataType] = {
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "bytes": pa.binary(),
+    "date": pa.date32(),
+    "time": pa.time64("us"),
+    "timedelta": pa.duration("us"),
+    "json": pa.string(),
+    "uuid": pa.string(),
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, decimal.Decimal):
+        return "decimal" if value.is_finite() else "other"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, dt.time):
+        return "time" if value.tzinfo is None else "other"
+    if isinstance(value, dt.timedelta):
+        return "timedelta"
+    if isinstance(value, dict | list):
+        return "json"
+    if isinstance(value, uuid.UUID):
+        return "uuid"
+    return "other"
+
+
+def _scale(value: decimal.Decimal) -> int:
+    return max(0, -int(value.as_tuple().exponent))
+
+
+def _integer_digits(value: decimal.Decimal) -> int:
+    sign_digits_exponent = value.as_tuple()
+    return max(0, len(sign_digits_exponent.digits) + int(sign_digits_exponent.exponent))
+
+
+def _plain(values: list[Any], wanted: pa.DataType) -> list[Any]:
+    """Values Arrow takes as they are, except the few that need a nudge."""
+    if pa.types.is_timestamp(wanted) and wanted.tz is not None:
+        return [None if v is None else v.astimezone(dt.UTC) for v in values]
+    if pa.types.is_binary(wanted):
+        return [None if v is None else bytes(v) for v in values]
+    if pa.types.is_string(wanted):
+        return [None if v is None else _text(v) for v in values]
+    return values
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)

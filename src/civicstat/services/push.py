@@ -1,0 +1,404 @@
+"""Push: a source's own system sends a batch of records, which becomes a run of that source.
+
+The one door for the API route (and any other caller). A batch is checked before anything
+is kept: the actor may push to the source (``source:push``), the source's connector is
+``push``, the body is a format the source accepts, within its size limit, and a well-formed
+batch of records. Only then does it run as every run does, through
+:func:`civicstat.services.ingest.ingest`: landed as-is, loaded by the source's ``load:``
+mode, checked, published, and the measures over the dataset recomputed.
+
+Every batch carries an Idempotency-Key, so a client that lost the answer can send the same
+batch again without loading it twice. The key is claimed (a ``push_batches`` row marked
+pending) before the run starts, and the run's outcome is written to that row in the same
+transaction that records the outcome: an answer on record means exactly that outcome
+happened. Sending the same key with the same body answers from the record without loading;
+with a different body, or while the first is still running, it is a conflict. A claim left
+by a process that died is taken over after ``STALE_CLAIM``: the pipeline never published
+for it, since publishing and answering commit together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn, cast
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from civicstat.connectors import push as connector
+from civicstat.governance import audit
+from civicstat.governance.actors import Actor
+from civicstat.governance.permissions import SOURCE_PUSH, PermissionDenied, Resource, allowed
+from civicstat.metadata import datasets
+from civicstat.metadata.models import IngestRun, PushBatch, utcnow
+from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.locks import SourceBusy, source_lock
+from civicstat.services import ingest as ingest_service
+from civicstat.services.context import Context
+from civicstat.services.errors import InvalidInput, NotFound, ServiceError
+from civicstat.spec.models import Source
+
+STALE_CLAIM = dt.timedelta(minutes=30)
+LOCK_WAIT_SECONDS = 10.0  # batches to one source queue for its lock this long, then 503
+_PENDING = "pending"  # key of a claim's marker in push_batches.response
+_KEY = re.compile(r"^[\x20-\x7e]{1,200}$")
+_KEY_REQUIRED = (
+    "an Idempotency-Key header is required: 1-200 printable ASCII characters, unique per "
+    "batch (e.g. a UUID), so a retried batch is never loaded twice"
+)
+_OTHER_BODY = "this Idempotency-Key was already used for a different batch; use a new key"
+_STILL_LOADING = "a batch with this Idempotency-Key is still being loaded; retry later"
+log = logging.getLogger(__name__)
+
+PushStatus = Literal["succeeded", "unchanged", "failed"]
+
+
+class PayloadTooLarge(ServiceError):
+    """The body is larger than the source's ``max_bytes`` (HTTP 413)."""
+
+
+class UnsupportedContentType(ServiceError):
+    """The body is not in a format the source accepts (HTTP 415)."""
+
+
+class BatchConflict(ServiceError):
+    """The Idempotency-Key is in use by a different body, or by a batch still running (409)."""
+
+
+class TryLater(ServiceError):
+    """The source is busy with another run; nothing was kept, send the batch again (503)."""
+
+
+class MalformedBatch(InvalidInput):
+    """The body is not a batch of records; ``record`` and ``line`` say where (HTTP 400)."""
+
+    def __init__(self, message: str, record: int | None, line: int | None) -> None:
+        super().__init__(message)
+        self.record = record
+        self.line = line
+
+
+class PushAnswer(BaseModel):
+    """What a client is told about its batch; stored, and told again on a retry."""
+
+    source: str
+    dataset: str
+    idempotency_key: str
+    status: PushStatus = Field(
+        description="succeeded: a new data version was published; unchanged: nothing new "
+        "to publish; failed: nothing was published (see error)"
+    )
+    run_id: int
+    records: int = Field(description="Records in the batch")
+    rows_loaded: int
+    rows_quarantined: int
+    version: int | None = Field(description="The dataset's published version after the batch")
+    error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    answer: PushAnswer
+    replayed: bool  # answered from the record of an earlier request with the same key
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """What a caller needs to read a body for a source without holding more than it may."""
+
+    source_id: str
+    max_bytes: int
+
+
+def check_request(
+    ctx: Context,
+    actor: Actor,
+    source_id: str,
+    *,
+    content_type: str | None,
+    idempotency_key: str | None,
+    content_length: int | None = None,
+) -> PushTarget:
+    """Everything that can be refused before the body is read, so the API need not read it."""
+    source, options = _push_source(ctx, actor, source_id)
+    _check_headers(ctx, actor, source, options, content_type, idempotency_key, content_length)
+    return PushTarget(source.id, options.max_bytes)
+
+
+def push(
+    ctx: Context,
+    actor: Actor,
+    source_id: str,
+    body: bytes,
+    content_type: str | None,
+    idempotency_key: str | None,
+    *,
+    now: dt.datetime | None = None,
+) -> PushResult:
+    """Load one pushed batch as a run of the source, at most once per Idempotency-Key."""
+    now = now or utcnow()
+    source, options = _push_source(ctx, actor, source_id)
+    fmt, key = _check_headers(ctx, actor, source, options, content_type, idempotency_key, len(body))
+    digest = hashlib.sha256(body).hexdigest()
+    earlier = _find(ctx, source.id, key)
+    if earlier is not None and not _stale(earlier, digest, now):
+        return _answer_again(ctx, actor, source, key, digest, earlier)
+    try:
+        records = connector.count_records(body, fmt)
+    except connector.BatchError as error:
+        _refuse(ctx, actor, source, MalformedBatch(str(error), error.record, error.line), key)
+    claim = _claim(ctx, actor, source.id, key, digest, now)
+    if claim is None:  # another request took the key between our look and our claim
+        taken = _find(ctx, source.id, key)
+        assert taken is not None, "a claim fails only on an existing row"
+        return _answer_again(ctx, actor, source, key, digest, taken)
+
+    answers: list[PushAnswer] = []
+
+    def record_outcome(session: Session, run: IngestRun) -> None:
+        """Runs in the pipeline's transaction that records the run's outcome."""
+        batch = _row(session, source.id, key, lock=True)
+        if batch is None or batch.response.get(_PENDING) != claim:
+            raise RuntimeError(f"push batch {key!r} of {source.id!r} was taken over")
+        answer = _answer_of(session, run, source, key, records)
+        batch.run_id = run.id
+        batch.response = answer.model_dump(mode="json")
+        audit.record(
+            session,
+            actor,
+            "source:push",
+            "source",
+            source.id,
+            "failed" if answer.status == "failed" else "ok",
+            run_id=run.id,
+            idempotency_key=key,
+            records=records,
+            status=answer.status,
+            version=answer.version,
+        )
+        answers.append(answer)
+
+    name = f"push-{digest[:16]}.{fmt}"
+    try:
+        with contextlib.ExitStack() as stack:
+            _wait_for_lock(stack, ctx, source.id)
+            ingest_service.ingest(
+                ctx,
+                actor,
+                source.id,
+                trigger="push",
+                payloads=[connector.batch_payload(body, fmt, name)],
+                on_finish=record_outcome,
+            )
+    except IngestError:
+        if not answers:
+            _release(ctx, source.id, key, claim)
+            raise
+    except SourceBusy:
+        _release(ctx, source.id, key, claim)
+        _refuse(ctx, actor, source, TryLater(f"source {source.id!r} is busy; retry shortly"), key)
+    except Exception:
+        if not answers:
+            _release(ctx, source.id, key, claim)
+            raise
+        # The outcome is on record (recomputing measures afterwards failed): answer it, as
+        # a retry would, rather than invite the client to send the batch again.
+        log.exception("push to %s: after run %d", source.id, answers[0].run_id)
+    except BaseException:
+        _release(ctx, source.id, key, claim)
+        raise
+    return PushResult(answers[0], replayed=False)
+
+
+def _wait_for_lock(stack: contextlib.ExitStack, ctx: Context, source_id: str) -> None:
+    """Hold the source's run lock, waiting a little: clients often push batches side by
+    side, and each should load in turn rather than be refused at once. The lock is
+    re-entrant, so the ingest inside shares this lease."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            stack.enter_context(source_lock(ctx.db, source_id))
+            return
+        except SourceBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _push_source(
+    ctx: Context, actor: Actor, source_id: str
+) -> tuple[Source, connector.PushOptions]:
+    """The source, if the actor may push to it; one answer for unknown and forbidden."""
+    with ctx.db.session() as session:
+        plan = ctx.require_plan(session)
+    source = plan.sources.get(source_id)
+    resource = Resource(
+        "source",
+        source_id,
+        source.owner if source else None,
+        source.classification if source else None,
+    )
+    if source is None or not allowed(actor, SOURCE_PUSH, resource):
+        if actor.is_authenticated:
+            with ctx.db.write() as session:
+                audit.record(session, actor, "source:push", "source", source_id[:500], "denied")
+        if source is None:
+            raise NotFound.of("source", source_id)
+        raise PermissionDenied(actor, SOURCE_PUSH, resource)
+    if source.connector != "push":
+        why = f"source {source.id!r} does not accept pushes: its connector is {source.connector!r}"
+        _refuse(ctx, actor, source, InvalidInput(why))
+    return source, connector.PushOptions.model_validate(source.options)
+
+
+def _check_headers(
+    ctx: Context,
+    actor: Actor,
+    source: Source,
+    options: connector.PushOptions,
+    content_type: str | None,
+    idempotency_key: str | None,
+    size: int | None,
+) -> tuple[connector.PushFormat, str]:
+    fmt = connector.format_of(content_type)
+    if fmt is None or fmt not in options.formats:
+        accepted = " or ".join(connector.MEDIA_TYPES[f] for f in options.formats)
+        _refuse(
+            ctx, actor, source, UnsupportedContentType(f"send the records as {accepted} (UTF-8)")
+        )
+    if size is not None and size > options.max_bytes:
+        why = f"the body is over source {source.id!r}'s limit of {options.max_bytes:,} bytes"
+        _refuse(ctx, actor, source, PayloadTooLarge(why))
+    key = (idempotency_key or "").strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]  # the structured-field form: Idempotency-Key: "abc"
+    if not _KEY.match(key):
+        _refuse(ctx, actor, source, InvalidInput(_KEY_REQUIRED))
+    return fmt, key
+
+
+def _find(ctx: Context, source_id: str, key: str) -> PushBatch | None:
+    with ctx.db.session() as session:
+        return _row(session, source_id, key)
+
+
+def _row(session: Session, source_id: str, key: str, *, lock: bool = False) -> PushBatch | None:
+    query = select(PushBatch).where(
+        PushBatch.source_id == source_id, PushBatch.idempotency_key == key
+    )
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def _stale(batch: PushBatch, digest: str, now: dt.datetime) -> bool:
+    """A claim on the same body whose process must have died: it may be taken over."""
+    return (
+        _PENDING in batch.response
+        and batch.body_sha256 == digest
+        and now - batch.created_at > STALE_CLAIM
+    )
+
+
+def _claim(
+    ctx: Context, actor: Actor, source_id: str, key: str, digest: str, now: dt.datetime
+) -> str | None:
+    """Mark the key as ours (pending) before loading; None when someone else holds it."""
+    claim = secrets.token_hex(16)
+    try:
+        with ctx.db.write() as session:
+            batch = _row(session, source_id, key, lock=True)
+            if batch is None:
+                session.add(
+                    PushBatch(
+                        source_id=source_id,
+                        idempotency_key=key,
+                        token_id=actor.token_id,
+                        body_sha256=digest,
+                        response={_PENDING: claim},
+                        created_at=now,
+                    )
+                )
+                session.flush()
+            elif _stale(batch, digest, now):
+                batch.response = {_PENDING: claim}
+                batch.created_at = now
+                batch.token_id = actor.token_id
+            else:
+                return None
+    except IntegrityError:
+        return None
+    return claim
+
+
+def _release(ctx: Context, source_id: str, key: str, claim: str) -> None:
+    """Give the key back when the run ended without an outcome on record: nothing was
+    published, so the same batch may be sent again under the same key."""
+    with ctx.db.write() as session:
+        batch = _row(session, source_id, key, lock=True)
+        if batch is not None and batch.response.get(_PENDING) == claim:
+            session.delete(batch)
+
+
+def _answer_again(
+    ctx: Context, actor: Actor, source: Source, key: str, digest: str, batch: PushBatch
+) -> PushResult:
+    """A key seen before: the recorded answer for the same body, a conflict otherwise."""
+    if batch.body_sha256 != digest:
+        _refuse(ctx, actor, source, BatchConflict(_OTHER_BODY), key)
+    if _PENDING in batch.response:
+        _refuse(ctx, actor, source, BatchConflict(_STILL_LOADING), key)
+    answer = PushAnswer.model_validate(batch.response)
+    with ctx.db.write() as session:
+        audit.record(
+            session,
+            actor,
+            "source:push",
+            "source",
+            source.id,
+            "failed" if answer.status == "failed" else "ok",
+            run_id=answer.run_id,
+            idempotency_key=key,
+            replay=True,
+        )
+    return PushResult(answer, replayed=True)
+
+
+def _answer_of(
+    session: Session, run: IngestRun, source: Source, key: str, records: int
+) -> PushAnswer:
+    current = datasets.current(session, source.dataset_id)
+    status = run.status if run.status in ("succeeded", "unchanged") else "failed"
+    return PushAnswer(
+        source=source.id,
+        dataset=source.dataset_id,
+        idempotency_key=key,
+        status=cast(PushStatus, status),
+        run_id=run.id,
+        records=records,
+        rows_loaded=run.rows_loaded or 0,
+        rows_quarantined=run.rows_quarantined or 0,
+        version=current.version if current is not None else None,
+        error=run.error,
+        warnings=[str(w) for w in run.warnings or []],
+    )
+
+
+def _refuse(
+    ctx: Context, actor: Actor, source: Source, error: ServiceError, key: str | None = None
+) -> NoReturn:
+    """Record the refused push in the audit log, then raise ``error``."""
+    detail: dict[str, Any] = {"reason": str(error)[:500]}
+    if key is not None:
+        detail["idempotency_key"] = key
+    with ctx.db.write() as session:
+        audit.record(session, actor, "source:push", "source", source.id, "failed", **detail)
+    raise error
