@@ -140,6 +140,26 @@ def schema() -> None:
 
 
 @app.command()
+def infer(
+    path: Annotated[Path, typer.Argument(help="A sample file of the source", dir_okay=False)],
+    format: Annotated[
+        str | None, typer.Option("--format", help="csv, tsv, json, ndjson, xlsx or parquet")
+    ] = None,
+) -> None:
+    """Propose a typed columns: block for a source spec from a sample file."""
+    from civicstat.connectors.file import format_of
+    from civicstat.warehouse.infer import infer_columns, to_yaml
+
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    try:
+        columns = infer_columns(path, format or format_of(path.name))
+    except Exception as error:
+        fail(f"{path}: cannot infer columns: {str(error).splitlines()[0]}")
+    sys.stdout.write(to_yaml(columns))
+
+
+@app.command()
 def apply(directory: WorkspaceArg = Path(".")) -> None:
     """Store the workspace as a new plan revision (nothing when unchanged)."""
     with opened(directory) as ctx:
