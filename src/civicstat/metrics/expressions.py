@@ -126,6 +126,11 @@ class _Compiler:
         self.binary = binary
 
     def compile(self, node: exp.Expression) -> Any:
+        value = self._compile(node)
+        # SQLGlot writes `x NOT LIKE p` (and NOT ILIKE) as the node with negate=True.
+        return ~value if node.args.get("negate") else value
+
+    def _compile(self, node: exp.Expression) -> Any:
         if type(node) in self.binary:
             left, right = node.args["this"], node.args["expression"]
             return self.binary[type(node)](self.compile(left), self.compile(right))

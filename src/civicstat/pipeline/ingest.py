@@ -126,7 +126,7 @@ def run_source(
         options = connector_cls.Options.model_validate(source.options)
         # The connector asks the source system in its own names: the cursor's source column.
         cursor = source.column(source.load.cursor) if source.load.cursor else None
-        cursor_name = (cursor.source_column or cursor.name) if cursor else None
+        cursor_name = cursor.source_names()[0] if cursor else None
         context = ConnectorContext(
             workspace_root, source.id, cursor_name, hwm, transport, tuple(allow)
         )

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # Test-only: fire every N seconds instead of each source's cron, so tests need not wait
 # for whole minutes. Never set it in production.
 INTERVAL_ENV = "CIVICSTAT_SCHEDULER_SECONDS"
+CRON_JITTER_SECONDS = 10  # scheduled pulls start up to this many seconds late
 MISFIRE_GRACE_SECONDS = 600
 _PLAN_POLL_JOB = "plan-poll"
 
@@ -214,9 +215,15 @@ class Scheduler:
         self._revision_id = plan.revision_id
 
     def _trigger(self, spec: _JobSpec) -> BaseTrigger:
+        # Jitter spreads workers' fire times: without it, workers started together fire in
+        # a fixed order and the first always takes the lock, so one worker does all runs.
         if self.every_seconds is not None:
-            return IntervalTrigger(seconds=self.every_seconds, timezone=spec.timezone)
-        return CronTrigger.from_crontab(spec.schedule, timezone=spec.timezone)
+            return IntervalTrigger(
+                seconds=self.every_seconds, timezone=spec.timezone, jitter=self.every_seconds / 2
+            )
+        trigger = CronTrigger.from_crontab(spec.schedule, timezone=spec.timezone)
+        trigger.jitter = CRON_JITTER_SECONDS
+        return trigger
 
     def _catch_up(self, plan: AppliedPlan, now: dt.datetime) -> None:
         last = self._last_started()

@@ -142,13 +142,25 @@ ColumnType = Literal["string", "integer", "float", "boolean", "date", "timestamp
 class Column(SpecModel):
     name: ColumnName
     type: ColumnType
-    source_column: str | None = Field(
-        None, description="Name of the column in the source when it differs from name"
+    source_column: str | list[str] | None = Field(
+        None,
+        description="Name of the column in the source when it differs from name; a list names "
+        "the alternatives exports have used (the first one a payload has is read)",
     )
     description: str | None = None
     classification: Classification | None = Field(
         None, description="Overrides the source's classification for this column"
     )
+
+    def source_names(self) -> list[str]:
+        """The names this column may have in a payload, in order of preference."""
+        if self.source_column is None:
+            return [self.name]
+        return (
+            [self.source_column]
+            if isinstance(self.source_column, str)
+            else list(self.source_column)
+        )
 
 
 class CsvOptions(SpecModel):

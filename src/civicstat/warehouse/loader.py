@@ -15,6 +15,8 @@ current version.
 
 from __future__ import annotations
 
+import csv as pycsv
+import gzip
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -153,30 +155,32 @@ def _pull_csv(
 ) -> tuple[int, int, list[BadRow]]:
     """One CSV file, typed in one pass; rows DuckDB cannot convert are set aside with reasons.
 
-    DuckDB does not bind prepared parameters reliably inside read_csv's options, so each
-    option value is written as an escaped SQL literal (see :func:`literal`).
+    The header is read here and every column named with its type, so DuckDB never guesses
+    the dialect: a malformed line is one quarantined row, not a failed sniff of the whole
+    file. DuckDB does not bind prepared parameters reliably inside read_csv's options, so
+    each option value is written as an escaped SQL literal (see :func:`literal`).
     """
-    dialect = (
-        f"header = {str(csv.header).lower()}, delim = {literal(csv.delimiter)}, "
-        f"nullstr = [{', '.join(literal(n) for n in csv.null_values or [''])}], "
-        f"encoding = {literal(csv.encoding)}, strict_mode = {str(csv.strict).lower()}"
-    )
-    path = literal(str(item.path))
-    cursor = con.execute(f"SELECT * FROM read_csv({path}, all_varchar = true, {dialect}) LIMIT 0")
-    present = [d[0] for d in cursor.description or []]
-    _require_declared(item.name, columns, present)
-    declared = {c.source_column or c.name: c for c in columns}
+    present = _csv_header(item.path, csv)
+    declared = _resolve(item.name, columns, present)
     extra = [name for name in present if name not in declared]
     # Drift columns are read as text: nothing is known about them yet.
-    types = {name: DUCKDB_TYPES[c.type] for name, c in declared.items()} | dict.fromkeys(
-        extra, "VARCHAR"
+    types = {n: DUCKDB_TYPES[declared[n].type] if n in declared else "VARCHAR" for n in present}
+    struct = "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in types.items()) + "}"
+    markers = ", ".join(literal(n) for n in csv.null_values or [""])
+    common = (
+        f"header = {str(csv.header).lower()}, delim = {literal(csv.delimiter)}, "
+        f"nullstr = [{markers}], encoding = {literal(csv.encoding)}"
     )
-    options = (
-        dialect
-        + ", types = {"
-        + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in types.items())
-        + "}"
-    )
+    if csv.strict:
+        # RFC 4180, every column named and typed: a malformed line is one quarantined row.
+        quoting = f"quote = {literal(chr(34))}, escape = {literal(chr(34))}"
+        options = (
+            f"auto_detect = false, {common}, {quoting}, strict_mode = true, columns = {struct}"
+        )
+    else:
+        # Tolerant recovery of a malformed export: DuckDB's dialect sniffer reads stray
+        # quotes as a person would; the declared columns are still typed by name.
+        options = f"{common}, strict_mode = false, types = {struct}"
     if csv.timestamp_format:
         options += f", timestampformat = {literal(csv.timestamp_format)}"
     if csv.date_format:
@@ -185,28 +189,34 @@ def _pull_csv(
     select += [f"{quote(name)} AS {quote(_drift_name(name, drift, 'string'))}" for name in extra]
     scan_floor = _last_scan(con)
     written = con.execute(
-        f"COPY (SELECT {', '.join(select)} FROM read_csv({path}, {options}, store_rejects = true)) "
-        f"TO {literal(str(part))} (FORMAT parquet, COMPRESSION zstd)"
+        f"COPY (SELECT {', '.join(select)} FROM read_csv({literal(str(item.path))}, {options}, "
+        f"store_rejects = true)) TO {literal(str(part))} (FORMAT parquet, COMPRESSION zstd)"
     ).fetchone()
+    good = int(written[0]) if written else 0
+    floor = {"floor": scan_floor}
+    bad_count = _count_params(
+        con, "SELECT count(DISTINCT line) FROM reject_errors WHERE scan_id > $floor", floor
+    )
+    if not bad_count:
+        return good, 0, []
     rejected = con.execute(
-        "SELECT line, string_agg(coalesce(column_name, ''), ', ' ORDER BY column_idx), "
-        "string_agg(error_message, '; ' ORDER BY column_idx), any_value(csv_line), "
-        "count(*) OVER () "
-        "FROM reject_errors WHERE scan_id > $floor GROUP BY line ORDER BY line",
-        {"floor": scan_floor},
+        "SELECT line, line_byte_position, column_name, error_message, csv_line "
+        "FROM reject_errors WHERE scan_id > $floor ORDER BY line, column_idx "
+        f"LIMIT {MAX_QUARANTINED * 4}",
+        floor,
     ).fetchall()
-    rows = [
+    by_line: dict[int, list[tuple[Any, ...]]] = {}
+    for row in rejected:
+        by_line.setdefault(int(row[0]), []).append(row)
+    lines = _physical_lines(item.path, [int(rows[0][1]) for rows in by_line.values()])
+    bad = []
+    for rows in list(by_line.values())[:MAX_QUARANTINED]:
+        names = ", ".join(str(r[2]) for r in rows if r[2]) or None
+        reasons = "; ".join(_reason(str(r[3] or ""), declared) for r in rows)
         # DuckDB's csv_line may carry the line breaks around it (\r\n files).
-        BadRow(
-            item.name,
-            int(line),
-            cols or None,
-            _reason(message, declared),
-            (raw or "").strip("\r\n"),
-        )
-        for line, cols, message, raw, _ in rejected[:MAX_QUARANTINED]
-    ]
-    return int(written[0]) if written else 0, (int(rejected[0][4]) if rejected else 0), rows
+        raw = str(rows[0][4] or "").strip("\r\n")
+        bad.append(BadRow(item.name, lines.get(int(rows[0][1])), names, reasons, raw))
+    return good, bad_count, bad
 
 
 def _pull_staged(
@@ -218,59 +228,116 @@ def _pull_staged(
     drift: dict[str, dict[str, str]],
     csv: CsvOptions,
 ) -> tuple[int, int, list[BadRow]]:
-    """Any other format: the reader stages it as-is, then each declared column is cast."""
+    """Any other format: the reader stages it as-is, then each declared column is cast.
+
+    Null markers (``csv.null_values``, e.g. "No Data") apply to text values here too, so a
+    spreadsheet and its CSV export load the same.
+    """
     con.execute("DROP TABLE IF EXISTS raw0")
     readers.get(item.format)(con, [str(item.path)], dict(options))
-    described = con.execute("DESCRIBE raw0").fetchall()
-    present = [row[0] for row in described if row[0] != "filename"]
-    declared = {c.source_column or c.name: c for c in columns}
+    present = [row[0] for row in con.execute("DESCRIBE raw0").fetchall() if row[0] != "filename"]
     if item.format in OMITS_NULL_KEYS:
-        for name in [n for n in declared if n not in present]:
+        absent = [c.source_names()[0] for c in columns if not set(c.source_names()) & set(present)]
+        for name in absent:
             con.execute(f"ALTER TABLE raw0 ADD COLUMN {quote(name)} VARCHAR")
-        present = [*present, *(n for n in declared if n not in present)]
-    _require_declared(item.name, columns, present)
+        present += absent
+    declared = _resolve(item.name, columns, present)
     raw_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE raw0").fetchall()}
-    casts = [f"{_cast(src, c, csv)} AS {quote(c.name)}" for src, c in declared.items()]
+    markers = ", ".join(literal(m) for m in csv.null_values) or "''"
+
+    def value(src: str) -> str:
+        if raw_types[src] != "VARCHAR":
+            return quote(src)
+        return f"(CASE WHEN trim({quote(src)}) IN ({markers}) THEN NULL ELSE {quote(src)} END)"
+
     extra = [name for name in present if name not in declared]
-    casts += [
-        f"{quote(name)} AS {quote(_drift_name(name, drift, raw_types[name]))}" for name in extra
+    selected = [
+        f"{_cast_expr(value(src), c, csv)} AS {quote(c.name)}" for src, c in declared.items()
     ]
-    failed = (
-        " OR ".join(
-            f"({quote(src)} IS NOT NULL AND {_cast(src, c, csv)} IS NULL)"
-            for src, c in declared.items()
-        )
-        or "false"
-    )
+    selected += [f"{value(n)} AS {quote(_drift_name(n, drift, raw_types[n]))}" for n in extra]
+    misfit = {
+        src: f"({value(src)} IS NOT NULL AND {_cast_expr(value(src), c, csv)} IS NULL)"
+        for src, c in declared.items()
+    }
     con.execute(
-        f"CREATE TEMP TABLE staged AS SELECT *, rowid + 1 AS _record, ({failed}) AS _bad FROM raw0"
+        "CREATE TEMP TABLE staged AS SELECT *, rowid + 1 AS _record, "
+        f"({' OR '.join(misfit.values()) or 'false'}) AS _bad FROM raw0"
     )
     written = con.execute(
-        f"COPY (SELECT {', '.join(casts)} FROM staged WHERE NOT _bad ORDER BY _record) "
+        f"COPY (SELECT {', '.join(selected)} FROM staged WHERE NOT _bad ORDER BY _record) "
         f"TO {literal(str(part))} (FORMAT parquet, COMPRESSION zstd)"
     ).fetchone()
-    problems = [
-        f"CASE WHEN {quote(src)} IS NOT NULL AND {_cast(src, c, csv)} IS NULL "
-        f"THEN {literal(c.name)} END"
+    names = [f"CASE WHEN {misfit[src]} THEN {literal(c.name)} END" for src, c in declared.items()]
+    quote_char = literal("'")
+    reasons = [
+        f"CASE WHEN {misfit[src]} THEN {literal(f'column {c.name!r}: ')} || {quote_char} || "
+        f"CAST({quote(src)} AS VARCHAR) || {quote_char} || "
+        f"{literal(f' is not a valid {c.type}')} END"
         for src, c in declared.items()
     ]
     bad = con.execute(
-        f"SELECT _record, concat_ws(', ', {', '.join(problems) or 'NULL'}), "
-        "to_json(staged) FROM staged WHERE _bad ORDER BY _record"
+        f"SELECT _record, concat_ws(', ', {', '.join(names) or 'NULL'}), "
+        f"concat_ws('; ', {', '.join(reasons) or 'NULL'}), to_json(staged) "
+        f"FROM staged WHERE _bad ORDER BY _record LIMIT {MAX_QUARANTINED}"
     ).fetchall()
+    bad_count = _count_params(con, "SELECT count(*) FROM staged WHERE _bad", {})
     con.execute("DROP TABLE staged")
     con.execute("DROP TABLE raw0")
-    rows = [
-        BadRow(
-            item.name,
-            int(record),
-            cols,
-            f"value(s) that do not fit the declared type in: {cols}",
-            raw,
+    rows = [BadRow(item.name, int(record), cols, reason, raw) for record, cols, reason, raw in bad]
+    return int(written[0]) if written else 0, bad_count, rows
+
+
+def _csv_header(path: Path, csv: CsvOptions) -> list[str]:
+    """The CSV's column names; a repeated name gets _1, _2... as DuckDB names them (DECC
+    week 40 repeats one)."""
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    encoding = "utf-8-sig" if csv.encoding == "utf-8" else csv.encoding
+    with opener(path, "rt", encoding=encoding, newline="") as handle:
+        first = next(pycsv.reader(handle, delimiter=csv.delimiter), [])
+    if not first:
+        raise LoadError(f"{path.name}: the file is empty (no header line)")
+    names = first if csv.header else [f"column{i}" for i in range(len(first))]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name] - 1}")
+    return unique
+
+
+def _resolve(name: str, columns: Sequence[Column], present: Sequence[str]) -> dict[str, Column]:
+    """Which payload column feeds each declared column: the first of its names present."""
+    found: dict[str, Column] = {}
+    missing = []
+    for column in columns:
+        match = next((n for n in column.source_names() if n in present), None)
+        if match is None:
+            missing.append(" or ".join(column.source_names()))
+        else:
+            found[match] = column
+    if missing:
+        raise LoadError(
+            f"{name}: declared column(s) missing from the source: {', '.join(missing)} "
+            f"(found: {', '.join(present)})"
         )
-        for record, cols, raw in bad[:MAX_QUARANTINED]
-    ]
-    return int(written[0]) if written else 0, len(bad), rows
+    return found
+
+
+def _physical_lines(path: Path, positions: Sequence[int]) -> dict[int, int]:
+    """1-based line numbers of byte offsets, counting every line break: a quoted field that
+    spans lines makes the file's lines and DuckDB's record numbers differ."""
+    wanted = sorted(set(positions))
+    result: dict[int, int] = {}
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        offset = breaks = index = 0
+        while index < len(wanted) and (chunk := handle.read(1 << 20)):
+            while index < len(wanted) and wanted[index] < offset + len(chunk):
+                result[wanted[index]] = breaks + chunk.count(b"\n", 0, wanted[index] - offset) + 1
+                index += 1
+            breaks += chunk.count(b"\n")
+            offset += len(chunk)
+    return result
 
 
 def write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
@@ -297,17 +364,6 @@ def add_checksums(a: str, b: str) -> str:
     return f"{int(ca) + int(cb)}:{(int(sa, 16) + int(sb, 16)) % (1 << 128):032x}"
 
 
-def _require_declared(name: str, columns: Sequence[Column], present: Sequence[str]) -> None:
-    missing = sorted(
-        c.source_column or c.name for c in columns if (c.source_column or c.name) not in present
-    )
-    if missing:
-        raise LoadError(
-            f"{name}: declared column(s) missing from the source: {', '.join(missing)} "
-            f"(found: {', '.join(present)})"
-        )
-
-
 def _drift_name(source_name: str, drift: dict[str, dict[str, str]], kind: str) -> str:
     """A stable, safe column name for an undeclared source column (recorded as drift)."""
     if source_name in drift:
@@ -323,8 +379,8 @@ def _drift_name(source_name: str, drift: dict[str, dict[str, str]], kind: str) -
     return name
 
 
-def _cast(source: str, column: Column, csv: CsvOptions) -> str:
-    src = quote(source)
+def _cast_expr(src: str, column: Column, csv: CsvOptions) -> str:
+    """SQL casting the expression ``src`` to the column's type; NULL when it does not fit."""
     if column.type == "timestamp" and csv.timestamp_format:
         return f"try_strptime({src}::VARCHAR, {literal(csv.timestamp_format)})"
     if column.type == "date" and csv.date_format:
@@ -340,11 +396,11 @@ def _cast(source: str, column: Column, csv: CsvOptions) -> str:
 
 def _reason(message: str, declared: Mapping[str, Column]) -> str:
     """DuckDB's conversion message, in the spec's terms where it can tell."""
-    match = re.search(r'converting column "([^"]+)"\. Could not convert string "(.*)" to', message)
+    match = re.search(r'converting column "([^"]+)"\. Could not convert string "(.*?)" to', message)
     if match and match.group(1) in declared:
         column = declared[match.group(1)]
         return f"column {column.name!r}: {match.group(2)!r} is not a valid {column.type}"
-    return message
+    return message.strip().splitlines()[0] if message.strip() else "malformed line"
 
 
 def _last_scan(con: duckdb.DuckDBPyConnection) -> int:
@@ -353,6 +409,11 @@ def _last_scan(con: duckdb.DuckDBPyConnection) -> int:
         return _count(con, "SELECT coalesce(max(scan_id), 0) FROM reject_errors")
     except duckdb.CatalogException:
         return 0  # no read has stored rejects yet
+
+
+def _count_params(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
