@@ -81,13 +81,7 @@ class ArcGISConnector:
         if o.page_size:
             params["resultRecordCount"] = str(o.page_size)
         if o.token_env:
-            token = self.context.env.get(o.token_env)
-            if not token:
-                raise ConnectorError(
-                    f"environment variable {o.token_env} is not set: it must hold the ArcGIS "
-                    "token (token_env in the source spec)"
-                )
-            params["token"] = token
+            params["token"] = self.context.secret(o.token_env, "the ArcGIS token", "token_env")
         return params
 
     def fetch(self) -> Iterator[Payload]:

@@ -51,6 +51,17 @@ class ConnectorContext:
     # Where secrets named in a spec (auth_env: NAME) are read; never the spec itself.
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
+    def secret(self, variable: str, holds: str, option: str) -> str:
+        """The value of the environment variable a spec names for a secret; a clear error
+        (naming the variable, what it must hold and the spec option) when it is unset."""
+        value = self.env.get(variable)
+        if not value:
+            raise ConnectorError(
+                f"environment variable {variable} is not set: it must hold {holds} "
+                f"(options.{option} of source {self.source_id!r})"
+            )
+        return value
+
 
 class Connector(Protocol):
     """Pulls a source's current payloads. ``Options`` validates the source's ``options:``."""

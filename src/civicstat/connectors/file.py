@@ -123,13 +123,8 @@ class FileConnector:
         """The spec's fsspec options plus the secrets named by ``storage_env``."""
         options = dict(self.options.storage_options)
         for option, variable in self.options.storage_env.items():
-            value = self.context.env.get(variable)
-            if not value:
-                raise ConnectorError(
-                    f"environment variable {variable} is not set "
-                    f"(options.storage_env.{option} of source {self.context.source_id!r})"
-                )
-            options[option] = value
+            holds = f"the storage option {option!r}"
+            options[option] = self.context.secret(variable, holds, f"storage_env.{option}")
         return options
 
     # --- what the files are -----------------------------------------------------------------

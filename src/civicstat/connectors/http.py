@@ -195,12 +195,8 @@ class HttpConnector:
         o = self.options
         if o.auth_env is None:
             return {}
-        secret = self.context.env.get(o.auth_env)
-        if not secret:
-            raise ConnectorError(
-                f"environment variable {o.auth_env} is not set: it must hold the credential "
-                f"for {httpx.URL(o.url).host} (auth_env in the source spec)"
-            )
+        holds = f"the credential for {httpx.URL(o.url).host}"
+        secret = self.context.secret(o.auth_env, holds, "auth_env")
         return {o.auth_header: f"{o.auth_scheme} {secret}" if o.auth_scheme else secret}
 
     def _first(self) -> _Next:

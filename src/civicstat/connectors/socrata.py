@@ -148,12 +148,7 @@ class SocrataConnector:
         name = self.options.app_token_env
         if name is None:
             return {"Accept": "application/json"}
-        token = self.context.env.get(name)
-        if not token:
-            raise ConnectorError(
-                f"environment variable {name} is not set: it must hold the Socrata app token "
-                "(app_token_env in the source spec)"
-            )
+        token = self.context.secret(name, "the Socrata app token", "app_token_env")
         return {"Accept": "application/json", "X-App-Token": token}
 
 

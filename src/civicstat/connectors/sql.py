@@ -126,12 +126,7 @@ class SqlConnector:
 
     def _url(self) -> URL:
         name = self.options.url_env
-        raw = self.context.env.get(name)
-        if not raw:
-            raise ConnectorError(
-                f"environment variable {name} is not set "
-                f"(options.url_env of source {self.context.source_id!r})"
-            )
+        raw = self.context.secret(name, "the database URL", "url_env")
         try:
             return _driver(make_url(normalise_url(raw)))
         except (ArgumentError, ValueError) as error:
