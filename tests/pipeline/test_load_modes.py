@@ -119,19 +119,26 @@ def test_replace_with_the_same_input_is_unchanged(workspace: Make, admin: Actor)
         ]
 
 
-def test_the_checksum_depends_on_rows_not_their_order(workspace: Make, admin: Actor) -> None:
+def test_the_same_input_is_recognised_by_its_hash_and_a_new_definition_reloads_it(
+    workspace: Make, admin: Actor
+) -> None:
     ctx = workspace("replace")
     rows = [(i, f"2026-01-{i:02d} 08:00:00", "North", i) for i in range(1, 21)]
     write_rows(ctx.root / "data" / "a.csv", rows)
     first = ingest(ctx, admin).result
-    write_rows(ctx.root / "data" / "a.csv", list(reversed(rows)))
-    assert ingest(ctx, admin).result.status == "unchanged"
-    write_rows(ctx.root / "data" / "a.csv", [*rows[:-1], (20, "2026-01-20 08:00:00", "North", 21)])
-    changed = ingest(ctx, admin).result
-    assert changed.status == "succeeded"
+    assert ingest(ctx, admin).result.status == "unchanged"  # same bytes: nothing parsed again
+    # The same file read with a changed definition (a wider type) is a new version.
+    spec = ctx.root / "sources" / "repairs.yaml"
+    spec.write_text(
+        spec.read_text().replace("{name: id, type: integer}", "{name: id, type: string}")
+    )
+    workspace_service.apply(ctx, admin)
+    reread = ingest(ctx, admin).result
+    assert reread.status == "succeeded"
     assert first.version is not None
-    assert changed.version is not None
-    assert changed.version.checksum != first.version.checksum
+    assert reread.version is not None
+    assert reread.version.checksum != first.version.checksum
+    assert reread.version.row_count == first.version.row_count == 20
 
 
 def test_append_adds_new_files_once_and_keeps_old_ones(workspace: Make, admin: Actor) -> None:

@@ -29,6 +29,9 @@ class Payload:
     content_type: str
     opener: Any  # () -> IO[bytes]; a callable keeps payloads lazy and streamable
     read_options: Mapping[str, Any] = field(default_factory=dict)  # how to read this payload
+    # Set when the payload is a file on this machine: the lake copies it with the kernel's
+    # file copy instead of streaming it through Python.
+    local_path: Path | None = None
 
     def open(self) -> IO[bytes]:
         stream: IO[bytes] = self.opener()

@@ -77,7 +77,10 @@ class FileConnector:
             fmt = formats[name]
             gz = name.lower().endswith(".gz")
             content_type = "application/gzip" if gz else _CONTENT_TYPES[fmt]
-            yield Payload(_basename(name), fmt, content_type, opener, self._read_options(fmt))
+            local = None if is_url(self.options.path) else Path(name)
+            yield Payload(
+                _basename(name), fmt, content_type, opener, self._read_options(fmt), local
+            )
 
     def read_options(self) -> dict[str, Any]:
         """Every format's options; the loader takes what the pull's format needs."""

@@ -155,7 +155,8 @@ class DataVersion(Base):
     files: Mapped[list[Any]]
     columns: Mapped[list[Any]]
     row_count: Mapped[int] = mapped_column(BigInteger)
-    checksum: Mapped[str] = mapped_column(String(80), default="")  # of the rows, order-free
+    # "rows:in:<sha256 of payloads and definition>" or, for keyed loads, "rows:<row hash sum>"
+    checksum: Mapped[str] = mapped_column(String(80), default="")
     inputs: Mapped[list[Any]] = mapped_column(default=list)  # SHA-256 of every raw payload in it
     min_time: Mapped[str | None] = mapped_column(String(40))
     max_time: Mapped[str | None] = mapped_column(String(40))

@@ -9,6 +9,7 @@ and the run record are kept whatever the outcome.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,13 @@ class _Outcome:
     checks: list[quality.CheckOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     on_finish: OnFinish | None = None
+    durable: _Flush | None = None
+
+    def flushed(self) -> None:
+        """Wait until the raw copies are hashed and on disk: call before using their
+        hashes or taking the write lock."""
+        if self.durable is not None:
+            self.landed = self.durable.wait()
 
 
 def run_source(
@@ -120,7 +128,7 @@ def run_source(
 
     outcome = _Outcome(on_finish=on_finish)
     folder_relative: str | None = None
-    con = loader.connect()
+    con = loader.connect(preserve_order=bool(source.load.key))
     try:
         connector_cls = registry.get(source.connector)
         options = connector_cls.Options.model_validate(source.options)
@@ -135,17 +143,33 @@ def run_source(
         when = dt.datetime.now(dt.UTC)
         inputs: list[Input] = []
         for payload in connector.fetch() if payloads is None else payloads:
-            with payload.open() as stream:
-                landed = lake.land(source.id, payload.name, payload.content_type, stream, when=when)
+            if payload.local_path is not None:
+                landed = lake.land_file(
+                    source.id, payload.name, payload.content_type, payload.local_path, when=when
+                )
+            else:
+                with payload.open() as stream:
+                    landed = lake.land(
+                        source.id, payload.name, payload.content_type, stream, when=when,
+                        durable=False,
+                    )  # fmt: skip
             outcome.landed.append(landed)
             inputs.append(Input(landed.path, payload.name, payload.format, payload.read_options))
-        if source.load.mode in APPENDING and head is not None:
-            # A payload already in the current version is not loaded twice: re-running the
-            # same input is idempotent.
-            seen = set(head.inputs)
-            inputs = [
-                i for i, f in zip(inputs, outcome.landed, strict=True) if f.sha256 not in seen
-            ]
+        # Hashing and flushing the raw copies runs while DuckDB parses them; every path below
+        # waits for it (outcome.flushed) before anything records the files.
+        outcome.durable = _Flush(lake, outcome.landed)
+        if head is not None and not source.load.key:
+            outcome.flushed()  # the hashes decide what is new
+            hashes = [f.sha256 for f in outcome.landed]
+            if source.load.mode in APPENDING:
+                # A payload already in the current version is not loaded twice.
+                seen = set(head.inputs)
+                inputs = [i for i, h in zip(inputs, hashes, strict=True) if h not in seen]
+            elif head.checksum == loader.input_checksum(
+                head.row_count, hashes, _definition(source)
+            ):
+                # The same payloads read the same way: nothing to parse, nothing to publish.
+                inputs = []
         if not inputs:
             return _unchanged(db, run_id, source, head, outcome, actor, "no new payload")
         progress("loading")
@@ -167,6 +191,7 @@ def run_source(
         if source.load.mode in APPENDING and not source.load.key and _count(con, "pulled") == 0:
             lake.discard(folder_relative)
             return _unchanged(db, run_id, source, head, outcome, actor, "no new rows")
+        outcome.flushed()
         files, checksum, inputs_seen = _build_version(
             con, lake, source, head, parts, folder_relative, outcome
         )
@@ -215,6 +240,7 @@ def run_source(
         if folder_relative is not None:
             lake.discard(folder_relative)
         message = str(error).strip("'\"") or type(error).__name__
+        outcome.flushed()
         with db.write() as session:
             _finish(session, run_id, source, outcome, actor, error=message)
         raise IngestError(run_id, message) from error
@@ -222,6 +248,7 @@ def run_source(
         con.close()
 
     progress("publishing")
+    outcome.flushed()
     try:
         with db.write() as session:
             if lease is not None:
@@ -267,6 +294,7 @@ def _build_version(
     data = _columns(con, "pulled")
     selected = ", ".join(map(quote, data))
     new_inputs = [f.sha256 for f in outcome.landed]
+    new_rows = _count(con, "pulled")
     previous = [str(lake.path(f)) for f in head.files] if head else []
     if previous:
         con.execute(
@@ -306,20 +334,22 @@ def _build_version(
             loader.checksum(con, "candidate", everything),
             new_inputs,
         )
-    part_sum = loader.checksum(con, "pulled", data)
     if source.load.mode in APPENDING and head is not None:
         # The new parts join the current version's files, which stay as they are.
         con.execute(
             "CREATE TEMP VIEW candidate AS SELECT * FROM current "
             "UNION ALL BY NAME SELECT * FROM pulled"
         )
-        return (
-            [*head.files, *relative],
-            loader.add_checksums(head.checksum, part_sum),
-            [*head.inputs, *new_inputs],
-        )
+        inputs = [*head.inputs, *new_inputs]
+        checksum = loader.input_checksum(head.row_count + new_rows, inputs, _definition(source))
+        return [*head.files, *relative], checksum, inputs
     con.execute("CREATE TEMP VIEW candidate AS SELECT * FROM pulled")
-    return relative, part_sum, new_inputs
+    return relative, loader.input_checksum(new_rows, new_inputs, _definition(source)), new_inputs
+
+
+def _definition(source: Source) -> dict[str, Any]:
+    """What decides how payloads become rows: the declared columns, options and load."""
+    return source.model_dump(mode="json", include={"columns", "options", "load", "connector"})
 
 
 def _paths(paths: Iterable[str]) -> str:
@@ -397,11 +427,35 @@ def _unchanged(
     actor: Actor,
     why: str,
 ) -> IngestResult:
+    outcome.flushed()
     with db.write() as session:
         _finish(session, run_id, source, outcome, actor, unchanged=why)
     return IngestResult(
         run_id, "unchanged", head, outcome.landed, outcome.rows_bad, outcome.warnings, {}
     )
+
+
+class _Flush:
+    """Hashes and flushes landed payloads on a background thread; ``wait`` joins it and
+    returns the files with their hashes."""
+
+    def __init__(self, lake: Lake, files: list[LandedFile]) -> None:
+        self._files = list(files)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, args=(lake,), daemon=True)
+        self._thread.start()
+
+    def _run(self, lake: Lake) -> None:
+        try:
+            self._files = lake.settle(self._files)
+        except OSError as error:
+            self._error = error
+
+    def wait(self) -> list[LandedFile]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._files
 
 
 def _finish(
@@ -416,6 +470,7 @@ def _finish(
     unchanged: str | None = None,
 ) -> None:
     """Close the run record with everything it learned, and audit the outcome, in one go."""
+    outcome.flushed()  # raw files are on disk before the records name them
     run = session.get_one(IngestRun, run_id)
     run.status = "failed" if error else "unchanged" if unchanged else "succeeded"
     run.finished_at = utcnow()

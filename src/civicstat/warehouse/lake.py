@@ -8,7 +8,8 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -22,7 +23,7 @@ class LandedFile:
     relative: str  # path relative to the lake root, as recorded in metadata
     original_name: str
     content_type: str
-    sha256: str
+    sha256: str  # empty until settle() has hashed a file landed with land_file()
     size: int
 
 
@@ -36,18 +37,23 @@ class Lake:
         return self.root / relative
 
     def land(
-        self, source_id: str, name: str, content_type: str, stream: IO[bytes], *, when: dt.datetime
+        self,
+        source_id: str,
+        name: str,
+        content_type: str,
+        stream: IO[bytes],
+        *,
+        when: dt.datetime,
+        durable: bool = True,
     ) -> LandedFile:
         """Copy a payload byte for byte under ``raw/<source>/<date>/``, hashing as it goes.
 
         The copy is written to a temporary name, flushed to disk and then renamed, so a
-        crash never leaves a half file under a final name.
+        crash never leaves a half file under a final name. With ``durable=False`` the flush
+        is left to :meth:`settle`, which the caller must run before anything refers to the
+        file (the pipeline overlaps it with parsing).
         """
-        folder = self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = when.strftime("%H%M%S")
-        final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}-{_safe(name)}"
-        temp = final.with_name(f".{final.name}.part")
+        final, temp = self._target(source_id, name, when)
         digest = hashlib.sha256()
         size = 0
         with temp.open("wb") as out:
@@ -56,10 +62,43 @@ class Lake:
                 out.write(chunk)
                 size += len(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         temp.rename(final)
+        if durable:
+            _fsync_path(final.parent)
         relative = final.relative_to(self.root).as_posix()
         return LandedFile(final, relative, name, content_type, digest.hexdigest(), size)
+
+    def land_file(
+        self, source_id: str, name: str, content_type: str, source: Path, *, when: dt.datetime
+    ) -> LandedFile:
+        """Copy a local file with the kernel's file copy; its hash and flush to disk are
+        left to :meth:`settle` (``sha256`` is empty until then), to overlap parsing."""
+        final, temp = self._target(source_id, name, when)
+        shutil.copyfile(source, temp)
+        temp.rename(final)
+        relative = final.relative_to(self.root).as_posix()
+        return LandedFile(final, relative, name, content_type, "", final.stat().st_size)
+
+    def settle(self, files: Sequence[LandedFile]) -> list[LandedFile]:
+        """Hash the landed files that have no hash yet, and flush all of them and their
+        folders to disk. Returns the files with their hashes."""
+        settled = [f if f.sha256 else replace(f, sha256=_sha256(f.path)) for f in files]
+        self.make_durable(settled)
+        return settled
+
+    def _target(self, source_id: str, name: str, when: dt.datetime) -> tuple[Path, Path]:
+        folder = self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = when.strftime("%H%M%S")
+        final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}-{_safe(name)}"
+        return final, final.with_name(f".{final.name}.part")
+
+    def make_durable(self, files: Sequence[LandedFile]) -> None:
+        """Flush landed files and their folders to disk."""
+        for path in [f.path for f in files] + sorted({f.path.parent for f in files}):
+            _fsync_path(path)
 
     def remove(self, relative: str) -> bool:
         """Delete one file of the lake (retention); False when it was already gone."""
@@ -79,6 +118,22 @@ class Lake:
 
     def discard(self, relative: str) -> None:
         shutil.rmtree(self.root / relative, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _safe(name: str) -> str:
