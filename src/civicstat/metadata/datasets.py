@@ -54,10 +54,3 @@ def current(session: Session, dataset_id: str) -> DataVersion | None:
         .join(DatasetHead, DatasetHead.data_version_id == DataVersion.id)
         .where(DatasetHead.dataset_id == dataset_id)
     )
-
-
-def all_current(session: Session) -> dict[str, DataVersion]:
-    rows = session.scalars(
-        select(DataVersion).join(DatasetHead, DatasetHead.data_version_id == DataVersion.id)
-    )
-    return {v.dataset_id: v for v in rows}

@@ -355,8 +355,8 @@ def write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> N
 
 
 def checksum(con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str]) -> str:
-    """Order-free checksum of a multiset of rows: equal rows give equal checksums, and the
-    checksum of appended parts is the sum of theirs (see :func:`add_checksums`)."""
+    """Order-free checksum of a multiset of rows: equal rows give equal checksums, in any
+    order (keyed loads, whose result depends on the current rows, use it)."""
     row = ", ".join(quote(c) for c in columns)
     count, total = con.execute(
         f"SELECT count(*), coalesce(sum(hash(row({row})))::HUGEINT, 0) FROM {relation}"
@@ -371,13 +371,6 @@ def input_checksum(row_count: int, inputs: Sequence[str], definition: Any) -> st
     body = json.dumps({"inputs": sorted(inputs), "definition": definition}, sort_keys=True)
     # 192 bits of the hash keep "count:in:hash" within the 80-character column.
     return f"{row_count}:in:{hashlib.sha256(body.encode()).hexdigest()[:48]}"
-
-
-def add_checksums(a: str, b: str) -> str:
-    if not a:
-        return b
-    (ca, sa), (cb, sb) = (x.split(":") for x in (a, b))
-    return f"{int(ca) + int(cb)}:{(int(sa, 16) + int(sb, 16)) % (1 << 128):032x}"
 
 
 def _drift_name(source_name: str, drift: dict[str, dict[str, str]], kind: str) -> str:
