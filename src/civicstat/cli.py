@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from civicstat import __version__
+from civicstat.connectors.base import ConnectorError
 from civicstat.governance.actors import Actor, Role, operator
 from civicstat.pipeline.ingest import IngestError
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned
@@ -148,15 +149,14 @@ def infer(
 ) -> None:
     """Propose a typed columns: block for a source spec from a sample file."""
     from civicstat.connectors.file import format_of
-    from civicstat.warehouse.infer import infer_columns, to_yaml
+    from civicstat.services import sources as sources_service
+    from civicstat.warehouse.infer import to_yaml
 
-    if not path.is_file():
-        fail(f"{path}: no such file")
     try:
-        columns = infer_columns(path, format or format_of(path.name))
-    except Exception as error:
-        fail(f"{path}: cannot infer columns: {str(error).splitlines()[0]}")
-    sys.stdout.write(to_yaml(columns))
+        inferred = sources_service.infer(me(), path, format or format_of(path.name))
+    except (ServiceError, ConnectorError, PermissionDenied) as error:
+        fail(str(error))
+    sys.stdout.write(to_yaml(inferred))
 
 
 @app.command()

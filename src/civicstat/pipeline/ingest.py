@@ -192,10 +192,8 @@ def run_source(
             lake.discard(folder_relative)
             return _unchanged(db, run_id, source, head, outcome, actor, "no new rows")
         outcome.flushed()
-        files, checksum, inputs_seen = _build_version(
-            con, lake, source, head, parts, folder_relative, outcome
-        )
-        if head is not None and checksum == head.checksum:
+        nxt = _build_version(con, lake, source, head, parts, folder_relative, outcome)
+        if head is not None and nxt.checksum == head.checksum:
             lake.discard(folder_relative)
             return _unchanged(
                 db, run_id, source, head, outcome, actor, "same rows as the current version"
@@ -234,7 +232,6 @@ def run_source(
             }
             for d in pulled.drift
         ]
-        row_count = int(checksum.split(":")[0])
     except (ConnectorError, LoadError, KeyError, OSError, ValueError, duckdb.Error) as error:
         # QualityError and ExpressionError are ValueErrors: a check that cannot run fails the run.
         if folder_relative is not None:
@@ -256,12 +253,12 @@ def run_source(
             version = datasets.publish(
                 session,
                 dataset_id=source.dataset_id,
-                files=files,
+                files=nxt.files,
                 columns=columns,
-                row_count=row_count,
+                row_count=nxt.row_count,
                 run_id=run_id,
-                checksum=checksum,
-                inputs=inputs_seen,
+                checksum=nxt.checksum,
+                inputs=nxt.inputs,
             )
             if new_hwm is not None:
                 _store_high_water_mark(session, source.id, new_hwm)
@@ -276,6 +273,16 @@ def run_source(
     )
 
 
+@dataclass(frozen=True)
+class _NextVersion:
+    """The version a run is about to publish."""
+
+    files: list[str]
+    checksum: str
+    inputs: list[str]  # SHA-256 of every payload in it
+    row_count: int
+
+
 def _build_version(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -284,12 +291,11 @@ def _build_version(
     parts: list[Path],
     folder_relative: str,
     outcome: _Outcome,
-) -> tuple[list[str], str, list[str]]:
+) -> _NextVersion:
     """Settle the new version's files and define view ``candidate`` (the whole of it).
 
     Replace and append keep the pulled parts as they are (append adds them to the current
-    version's files); a key rewrites the dataset as one merged file. Returns the version's
-    files, its checksum and the hashes of the payloads in it.
+    version's files); a key rewrites the dataset as one merged file.
     """
     data = _columns(con, "pulled")
     selected = ", ".join(map(quote, data))
@@ -328,11 +334,11 @@ def _build_version(
         )
         for part in parts:
             part.unlink()
-        everything = _columns(con, "candidate")
-        return (
+        return _NextVersion(
             [f"{folder_relative}/{merged.name}"],
-            loader.checksum(con, "candidate", everything),
+            loader.checksum(con, "candidate", _columns(con, "candidate")),
             new_inputs,
+            _count(con, "candidate"),
         )
     if source.load.mode in APPENDING and head is not None:
         # The new parts join the current version's files, which stay as they are.
@@ -340,11 +346,12 @@ def _build_version(
             "CREATE TEMP VIEW candidate AS SELECT * FROM current "
             "UNION ALL BY NAME SELECT * FROM pulled"
         )
-        inputs = [*head.inputs, *new_inputs]
-        checksum = loader.input_checksum(head.row_count + new_rows, inputs, _definition(source))
-        return [*head.files, *relative], checksum, inputs
+        inputs, rows = [*head.inputs, *new_inputs], head.row_count + new_rows
+        checksum = loader.input_checksum(rows, inputs, _definition(source))
+        return _NextVersion([*head.files, *relative], checksum, inputs, rows)
     con.execute("CREATE TEMP VIEW candidate AS SELECT * FROM pulled")
-    return relative, loader.input_checksum(new_rows, new_inputs, _definition(source)), new_inputs
+    checksum = loader.input_checksum(new_rows, new_inputs, _definition(source))
+    return _NextVersion(relative, checksum, new_inputs, new_rows)
 
 
 def _definition(source: Source) -> dict[str, Any]:
