@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import select
 
+from civicstat.connectors.base import ConnectorError, Payload
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets
 from civicstat.metadata.models import IngestRun, QuarantinedRow, RawFile
@@ -172,3 +174,22 @@ def test_a_fraction_in_an_integer_column_is_quarantined_not_rounded(
     with ctx.db.session() as session:
         (bad,) = session.scalars(select(QuarantinedRow)).all()
     assert (bad.file, bad.line, bad.column) == ("requests.ndjson", 2, "crew")
+
+
+def test_a_fetch_that_fails_midway_still_records_what_it_landed_with_its_hash(
+    example_ctx: Context, admin: Actor
+) -> None:
+    source_file = data_file(example_ctx.root)
+
+    def payloads() -> Iterator[Payload]:
+        yield Payload(
+            "part-1.csv", "csv", "text/csv", partial(source_file.open, "rb"), {}, source_file
+        )
+        raise ConnectorError("the server hung up after the first file")
+
+    with pytest.raises(IngestError, match="hung up"):
+        ingest_service.ingest(example_ctx, admin, SOURCE, payloads=payloads())
+
+    with example_ctx.db.session() as session:
+        (raw,) = session.scalars(select(RawFile)).all()
+    assert raw.sha256 == hashlib.sha256(source_file.read_bytes()).hexdigest()

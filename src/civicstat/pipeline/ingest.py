@@ -9,11 +9,12 @@ and the run record are kept whatever the outcome.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -47,6 +48,14 @@ from civicstat.warehouse.loader import BadRow, Input, LoadError, quote
 OnFinish = Callable[[Session, IngestRun], None]
 
 APPENDING = ("append", "incremental")
+
+
+class Progress(Protocol):
+    """Told what a run is doing: its phase (fetching, loading, checking, publishing...)
+    and, when the amount of work is known, the share of the phase done (0.0 to 1.0, as it
+    grows); ``None`` when it cannot be told. Called from the run's threads."""
+
+    def __call__(self, phase: str, done: float | None = None, /) -> None: ...
 
 
 class IngestError(Exception):
@@ -103,14 +112,16 @@ def run_source(
     transport: httpx.BaseTransport | None = None,
     timezone: str = "UTC",
     lease: Lease | None = None,
-    progress: Callable[[str], None] = lambda phase: None,
+    progress: Progress | None = None,
     on_finish: OnFinish | None = None,
 ) -> IngestResult:
     """Pull ``source`` (or load the given ``payloads``, for pushes) into a new version.
 
     With a ``lease`` (the source's run lock), nothing is published once another process
-    has taken the lock over: a run that lost its lock fails instead.
+    has taken the lock over: a run that lost its lock fails instead. ``progress``, when
+    given, follows the run; without it nothing is measured.
     """
+    report: Progress = progress or _unwatched
     with db.write() as session:
         run = IngestRun(
             source_id=source.id,
@@ -139,19 +150,22 @@ def run_source(
             workspace_root, source.id, cursor_name, hwm, transport, tuple(allow)
         )
         connector = connector_cls(options, context)
-        progress("fetching")
+        report("fetching")
         when = dt.datetime.now(dt.UTC)
         inputs: list[Input] = []
         for payload in connector.fetch() if payloads is None else payloads:
             if payload.local_path is not None:
+                size = payload.local_path.stat().st_size
                 landed = lake.land_file(
-                    source.id, payload.name, payload.content_type, payload.local_path, when=when
-                )
+                    source.id, payload.name, payload.content_type, payload.local_path,
+                    when=when, on_bytes=_byte_meter(progress, "fetching", size),
+                )  # fmt: skip
             else:
                 with payload.open() as stream:
+                    meter = _byte_meter(progress, "fetching", _size_of(stream))
                     landed = lake.land(
                         source.id, payload.name, payload.content_type, stream, when=when,
-                        durable=False,
+                        durable=False, on_bytes=meter,
                     )  # fmt: skip
             outcome.landed.append(landed)
             inputs.append(Input(landed.path, payload.name, payload.format, payload.read_options))
@@ -172,9 +186,13 @@ def run_source(
                 inputs = []
         if not inputs:
             return _unchanged(db, run_id, source, head, outcome, actor, "no new payload")
-        progress("loading")
+        report("loading", 0.0)
         folder, folder_relative = lake.new_table_folder(source.dataset_id)
-        pulled = loader.pull(con, inputs, source.columns, connector.read_options(), folder)
+        pulled = loader.pull(
+            con, inputs, source.columns, connector.read_options(), folder,
+            on_progress=None if progress is None else lambda done: report("loading", done),
+            local=timezone,
+        )  # fmt: skip
         outcome.rows_read, outcome.rows_bad = pulled.rows_read, pulled.rows_bad
         outcome.bad_rows = pulled.bad_rows
         outcome.warnings += [
@@ -192,13 +210,15 @@ def run_source(
             lake.discard(folder_relative)
             return _unchanged(db, run_id, source, head, outcome, actor, "no new rows")
         outcome.flushed()
+        if source.load.key:
+            report("merging")
         nxt = _build_version(con, lake, source, head, parts, folder_relative, outcome)
         if head is not None and nxt.checksum == head.checksum:
             lake.discard(folder_relative)
             return _unchanged(
                 db, run_id, source, head, outcome, actor, "same rows as the current version"
             )
-        progress("checking")
+        report("checking")
         outcome.checks = quality.run_checks(
             con,
             "candidate",
@@ -237,6 +257,8 @@ def run_source(
         if folder_relative is not None:
             lake.discard(folder_relative)
         message = str(error).strip("'\"") or type(error).__name__
+        if outcome.durable is None:  # the fetch failed: what it landed is recorded hashed
+            outcome.durable = _Flush(lake, outcome.landed)
         outcome.flushed()
         with db.write() as session:
             _finish(session, run_id, source, outcome, actor, error=message)
@@ -244,7 +266,7 @@ def run_source(
     finally:
         con.close()
 
-    progress("publishing")
+    report("publishing")
     outcome.flushed()
     try:
         with db.write() as session:
@@ -271,6 +293,40 @@ def run_source(
     return IngestResult(
         run_id, "succeeded", version, outcome.landed, outcome.rows_bad, outcome.warnings, earliest
     )
+
+
+def _unwatched(phase: str, done: float | None = None, /) -> None:
+    """Progress nobody follows."""
+
+
+def _byte_meter(
+    progress: Progress | None, phase: str, total: int | None
+) -> Callable[[int], None] | None:
+    """Bytes copied so far as a share of ``total``; nothing when it is not known."""
+    if progress is None:
+        return None
+    if not total:
+        progress(phase)
+        return None
+    progress(phase, 0.0)
+    return lambda copied: progress(phase, min(copied / total, 1.0))
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    """A payload stream's size when it can be told without reading it: a local or remote
+    file (fsspec knows the object's size), an in-memory body."""
+    size = getattr(stream, "size", None)  # fsspec files
+    if isinstance(size, int):
+        return size
+    try:
+        if stream.seekable():
+            here = stream.tell()
+            end = stream.seek(0, io.SEEK_END)
+            stream.seek(here)
+            return end - here
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,17 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
 _CHUNK = 1 << 20
+# A local file is copied in steps of this size, so that its hash can trail the copy and
+# its progress be shown; a few dozen system calls for a large file cost nothing measurable.
+_COPY_STEP = 64 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -25,6 +29,8 @@ class LandedFile:
     content_type: str
     sha256: str  # empty until settle() has hashed a file landed with land_file()
     size: int
+    # The hash being computed behind land_file()'s copy; settle() waits for it.
+    hashing: _TrailingHash | None = field(default=None, repr=False, compare=False)
 
 
 class Lake:
@@ -45,13 +51,15 @@ class Lake:
         *,
         when: dt.datetime,
         durable: bool = True,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> LandedFile:
         """Copy a payload byte for byte under ``raw/<source>/<date>/``, hashing as it goes.
 
         The copy is written to a temporary name, flushed to disk and then renamed, so a
         crash never leaves a half file under a final name. With ``durable=False`` the flush
         is left to :meth:`settle`, which the caller must run before anything refers to the
-        file (the pipeline overlaps it with parsing).
+        file (the pipeline overlaps it with parsing). ``on_bytes`` is told the bytes copied
+        so far, as they grow.
         """
         final, temp = self._target(source_id, name, when)
         digest = hashlib.sha256()
@@ -61,6 +69,8 @@ class Lake:
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+                if on_bytes is not None:
+                    on_bytes(size)
             out.flush()
             if durable:
                 os.fsync(out.fileno())
@@ -71,20 +81,37 @@ class Lake:
         return LandedFile(final, relative, name, content_type, digest.hexdigest(), size)
 
     def land_file(
-        self, source_id: str, name: str, content_type: str, source: Path, *, when: dt.datetime
+        self,
+        source_id: str,
+        name: str,
+        content_type: str,
+        source: Path,
+        *,
+        when: dt.datetime,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> LandedFile:
-        """Copy a local file with the kernel's file copy; its hash and flush to disk are
-        left to :meth:`settle` (``sha256`` is empty until then), to overlap parsing."""
+        """Copy a local file with the kernel's file copy; its hash (computed on a thread
+        that trails the copy) and flush to disk are left to :meth:`settle` (``sha256`` is
+        empty until then), to overlap parsing. ``on_bytes`` is told the bytes copied so
+        far, as they grow."""
         final, temp = self._target(source_id, name, when)
-        shutil.copyfile(source, temp)
+        hashing = _copy(source, temp, on_bytes)
         temp.rename(final)
         relative = final.relative_to(self.root).as_posix()
-        return LandedFile(final, relative, name, content_type, "", final.stat().st_size)
+        size = final.stat().st_size
+        return LandedFile(final, relative, name, content_type, "", size, hashing)
 
     def settle(self, files: Sequence[LandedFile]) -> list[LandedFile]:
         """Hash the landed files that have no hash yet, and flush all of them and their
         folders to disk. Returns the files with their hashes."""
-        settled = [f if f.sha256 else replace(f, sha256=_sha256(f.path)) for f in files]
+        settled = [
+            f
+            if f.sha256
+            else replace(
+                f, sha256=f.hashing.result() if f.hashing else _sha256(f.path), hashing=None
+            )
+            for f in files
+        ]
         self.make_durable(settled)
         return settled
 
@@ -118,6 +145,93 @@ class Lake:
 
     def discard(self, relative: str) -> None:
         shutil.rmtree(self.root / relative, ignore_errors=True)
+
+
+def _copy(
+    source: Path, target: Path, on_bytes: Callable[[int], None] | None
+) -> _TrailingHash | None:
+    """Copy a file in the kernel: in steps with ``os.copy_file_range`` where the system has
+    it for these two files, hashed on a thread a step behind the copy, else in one go (and
+    hashed later). On two cores the trailing hash is done about when the copy is, instead
+    of competing with the parse that follows it."""
+    if hasattr(os, "copy_file_range"):
+        hashing: _TrailingHash | None = None
+        copied = 0
+        with source.open("rb") as src, target.open("wb") as dst:
+            try:
+                while step := os.copy_file_range(src.fileno(), dst.fileno(), _COPY_STEP):
+                    copied += step
+                    hashing = hashing or _TrailingHash(target)
+                    hashing.advance(copied)
+                    if on_bytes is not None:
+                        on_bytes(copied)
+            except OSError:
+                if hashing is not None:
+                    hashing.finish()  # abandoned: nobody asks for its result
+                if copied:
+                    raise
+                # Not between these filesystems (EXDEV), or not here: copy in one go below.
+            else:
+                if hashing is not None:
+                    hashing.finish()
+                return hashing
+    shutil.copyfile(source, target)
+    if on_bytes is not None:
+        on_bytes(target.stat().st_size)
+    return None
+
+
+class _TrailingHash:
+    """The SHA-256 of a file being written, read behind the writer on a thread of its own:
+    the writer says how far it has written (``advance``) and when it is done (``finish``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("rb")  # opened now: the file is renamed once written
+        self._written = 0
+        self._finished = False
+        self._moved = threading.Condition()
+        self._digest = ""
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="raw-hash", daemon=True)
+        self._thread.start()
+
+    def advance(self, written: int) -> None:
+        with self._moved:
+            self._written = written
+            self._moved.notify()
+
+    def finish(self) -> None:
+        with self._moved:
+            self._finished = True
+            self._moved.notify()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
+
+    def _run(self) -> None:
+        digest = hashlib.sha256()
+        done = 0
+        try:
+            with self._handle:
+                while True:
+                    with self._moved:
+                        while self._written <= done and not self._finished:
+                            self._moved.wait()
+                        until, finished = self._written, self._finished
+                    while done < until:
+                        chunk = self._handle.read(min(_CHUNK, until - done))
+                        if not chunk:
+                            raise OSError(f"{self._handle.name}: shorter than written")
+                        digest.update(chunk)
+                        done += len(chunk)
+                    if finished:
+                        break
+            self._digest = digest.hexdigest()
+        except OSError as error:
+            self._error = error
 
 
 def _sha256(path: Path) -> str:

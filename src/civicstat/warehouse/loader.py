@@ -15,13 +15,16 @@ current version.
 
 from __future__ import annotations
 
+import contextlib
 import csv as pycsv
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from typing import Any
 import duckdb
 
 from civicstat.spec.models import Column, CsvOptions
-from civicstat.warehouse import readers
+from civicstat.warehouse import readers, timezones
 
 DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -47,6 +50,7 @@ MAX_QUARANTINED = 100_000  # rows kept with their reason; beyond that only count
 # a declared column absent from one payload is NULL there, not an error.
 OMITS_NULL_KEYS = frozenset({"json", "ndjson", "geojson"})
 _UNSAFE = re.compile(r"[^a-z0-9_]+")
+_POLL_SECONDS = 0.1  # how often a watched load asks DuckDB how far along it is
 
 
 class LoadError(Exception):
@@ -100,6 +104,7 @@ def connect(preserve_order: bool = True) -> duckdb.DuckDBPyConnection:
     load needs it (within a pull, the last row for a key wins)."""
     con = duckdb.connect(":memory:")
     con.execute(f"SET preserve_insertion_order = {str(preserve_order).lower()}")
+    con.execute("SET TimeZone = 'UTC'")  # never the host's zone: see civicstat.warehouse.timezones
     con.execute("SET enable_progress_bar = false")
     return con
 
@@ -110,11 +115,21 @@ def pull(
     columns: Sequence[Column],
     options: Mapping[str, Any],
     folder: Path,
+    on_progress: Callable[[float], None] | None = None,
+    local: str = "UTC",
 ) -> Pulled:
     """Write every input's good rows to a Parquet part in ``folder`` and define view
-    ``pulled`` over them; bad rows are returned, not loaded."""
+    ``pulled`` over them; bad rows are returned, not loaded. Timestamps are stored as
+    wall-clock time in the zone ``local`` (the workspace's, see
+    :mod:`civicstat.warehouse.timezones`).
+
+    ``on_progress`` is told the share of the inputs' bytes loaded so far (0.0 to 1.0), as
+    it grows: within a CSV from DuckDB's own estimate, otherwise input by input.
+    """
     if not inputs:
         raise LoadError("the pull gave no payload to load")
+    sizes = [item.path.stat().st_size for item in inputs]
+    total = sum(sizes) or 1
     csv = CsvOptions.model_validate(options.get("csv", {}))
     bad: list[BadRow] = []
     bad_count = 0
@@ -129,10 +144,14 @@ def pull(
                     {**csv.model_dump(), **dict(item.read_options.get("csv", {}))}
                     | ({"delimiter": "\t"} if item.format == "tsv" else {})
                 )
-                n_good, n_bad, rows = _pull_csv(con, part, item, columns, item_csv, drift)
+                within = _scaled(on_progress, sum(sizes[:index]), sizes[index], total)
+                with watching(con, within):
+                    n_good, n_bad, rows = _pull_csv(
+                        con, part, item, columns, item_csv, drift, local
+                    )
             else:
                 n_good, n_bad, rows = _pull_staged(
-                    con, part, item, columns, {**options, **item.read_options}, drift, csv
+                    con, part, item, columns, {**options, **item.read_options}, drift, csv, local
                 )
         except duckdb.Error as error:
             raise LoadError(f"{item.name}: {_first_line(error)}") from error
@@ -141,6 +160,8 @@ def pull(
         bad_count += n_bad
         bad.extend(rows[: max(0, MAX_QUARANTINED - len(bad))])
         parts.append(part)
+        if on_progress is not None:
+            on_progress(sum(sizes[: index + 1]) / total)
     _fsync(folder)
     order = [c.name for c in columns] + [d["name"] for d in drift.values()]
     files = ", ".join(literal(str(p)) for p in parts)
@@ -152,6 +173,48 @@ def pull(
     return Pulled(parts, good, bad_count, bad, list(drift.values()))
 
 
+@contextlib.contextmanager
+def watching(
+    con: duckdb.DuckDBPyConnection, report: Callable[[float], None] | None
+) -> Iterator[None]:
+    """While the block runs queries on ``con``, tell ``report`` DuckDB's estimate of how far
+    along the running one is (0.0 to 1.0), as it grows, from a thread that asks it a few
+    times a second. Nothing is tracked when nobody listens."""
+    if report is None:
+        yield
+        return
+    # DuckDB keeps a query's progress only while its progress bar is on; it never prints here.
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET enable_progress_bar = true")
+    stop = threading.Event()
+
+    def poll() -> None:
+        best = 0.0
+        while not stop.wait(_POLL_SECONDS):
+            share = con.query_progress() / 100  # negative: not known (yet)
+            if best < share <= 1.0:
+                best = share
+                report(share)
+
+    thread = threading.Thread(target=poll, name="load-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        con.execute("SET enable_progress_bar = false")
+
+
+def _scaled(
+    report: Callable[[float], None] | None, before: int, size: int, total: int
+) -> Callable[[float], None] | None:
+    """A share of one input (of ``size`` bytes, after ``before`` bytes) as a share of all."""
+    if report is None:
+        return None
+    return lambda share: report((before + share * size) / total)
+
+
 def _pull_csv(
     con: duckdb.DuckDBPyConnection,
     part: Path,
@@ -159,6 +222,7 @@ def _pull_csv(
     columns: Sequence[Column],
     csv: CsvOptions,
     drift: dict[str, dict[str, str]],
+    local: str,
 ) -> tuple[int, int, list[BadRow]]:
     """One CSV file, typed in one pass; rows DuckDB cannot convert are set aside with reasons.
 
@@ -167,11 +231,14 @@ def _pull_csv(
     file. DuckDB does not bind prepared parameters reliably inside read_csv's options, so
     each option value is written as an escaped SQL literal (see :func:`literal`).
     """
-    present = _csv_header(item.path, csv)
+    present, sample = _csv_head(item.path, csv)
     declared = _resolve(item.name, columns, present)
     extra = [name for name in present if name not in declared]
     # Drift columns are read as text: nothing is known about them yet.
     types = {n: DUCKDB_TYPES[declared[n].type] if n in declared else "VARCHAR" for n in present}
+    stamps = _csv_timestamps(item.name, declared, present, sample, csv, local)
+    types |= {src: stamp.read_as for src, stamp in stamps.items()}
+    zones = {stamp.zone for stamp in stamps.values() if stamp.zone}
     struct = "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in types.items()) + "}"
     markers = ", ".join(literal(n) for n in csv.null_values or [""])
     common = (
@@ -192,13 +259,21 @@ def _pull_csv(
         options += f", timestampformat = {literal(csv.timestamp_format)}"
     if csv.date_format:
         options += f", dateformat = {literal(csv.date_format)}"
-    select = [f"{quote(src)} AS {quote(c.name)}" for src, c in declared.items()]
+    select = [
+        f"{stamps[src].value if src in stamps else quote(src)} AS {quote(c.name)}"
+        for src, c in declared.items()
+    ]
     select += [f"{quote(name)} AS {quote(_drift_name(name, drift, 'string'))}" for name in extra]
     scan_floor = _last_scan(con)
-    written = con.execute(
-        f"COPY (SELECT {', '.join(select)} FROM read_csv({literal(str(item.path))}, {options}, "
-        f"store_rejects = true)) TO {literal(str(part))} ({PARQUET})"
-    ).fetchone()
+    if zones:  # values without an offset are read in the columns' zone
+        con.execute(f"SET TimeZone = {literal(zones.pop())}")
+    try:
+        written = con.execute(
+            f"COPY (SELECT {', '.join(select)} FROM read_csv({literal(str(item.path))}, "
+            f"{options}, store_rejects = true)) TO {literal(str(part))} ({PARQUET})"
+        ).fetchone()
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
     good = int(written[0]) if written else 0
     floor = {"floor": scan_floor}
     bad_count = _count_params(
@@ -234,6 +309,7 @@ def _pull_staged(
     options: Mapping[str, Any],
     drift: dict[str, dict[str, str]],
     csv: CsvOptions,
+    local: str,
 ) -> tuple[int, int, list[BadRow]]:
     """Any other format: the reader stages it as-is, then each declared column is cast.
 
@@ -257,14 +333,16 @@ def _pull_staged(
             return quote(src)
         return f"(CASE WHEN trim({quote(src)}) IN ({markers}) THEN NULL ELSE {quote(src)} END)"
 
+    def cast(src: str, column: Column) -> str:
+        if column.type == "timestamp":
+            return timezones.staged(value(src), raw_types[src], column, csv.timestamp_format, local)
+        return _cast_expr(value(src), column, csv)
+
     extra = [name for name in present if name not in declared]
-    selected = [
-        f"{_cast_expr(value(src), c, csv)} AS {quote(c.name)}" for src, c in declared.items()
-    ]
+    selected = [f"{cast(src, c)} AS {quote(c.name)}" for src, c in declared.items()]
     selected += [f"{value(n)} AS {quote(_drift_name(n, drift, raw_types[n]))}" for n in extra]
     misfit = {
-        src: f"({value(src)} IS NOT NULL AND {_cast_expr(value(src), c, csv)} IS NULL)"
-        for src, c in declared.items()
+        src: f"({value(src)} IS NOT NULL AND {cast(src, c)} IS NULL)" for src, c in declared.items()
     }
     con.execute(
         "CREATE TEMP TABLE staged AS SELECT *, rowid + 1 AS _record, "
@@ -294,13 +372,21 @@ def _pull_staged(
     return int(written[0]) if written else 0, bad_count, rows
 
 
-def _csv_header(path: Path, csv: CsvOptions) -> list[str]:
-    """The CSV's column names; a repeated name gets _1, _2... as DuckDB names them (DECC
-    week 40 repeats one)."""
+def _csv_head(path: Path, csv: CsvOptions) -> tuple[list[str], list[list[str]]]:
+    """The CSV's column names and its first rows (at most ``timezones.SAMPLE_ROWS``). A
+    repeated name gets _1, _2... as DuckDB names them (DECC week 40 repeats one)."""
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     encoding = "utf-8-sig" if csv.encoding == "utf-8" else csv.encoding
-    with opener(path, "rt", encoding=encoding, newline="") as handle:
-        first = next(pycsv.reader(handle, delimiter=csv.delimiter), [])
+    sample: list[list[str]] = []
+    with opener(path, "rt", encoding=encoding, newline="", errors="replace") as handle:
+        reader = pycsv.reader(handle, delimiter=csv.delimiter)
+        first = next(reader, [])
+        if not csv.header:
+            sample.append(first)
+        # A malformed line ends the sample: DuckDB's read reports it.
+        with contextlib.suppress(pycsv.Error):
+            for row in itertools.islice(reader, timezones.SAMPLE_ROWS - len(sample)):
+                sample.append(row)
     if not first:
         raise LoadError(f"{path.name}: the file is empty (no header line)")
     names = first if csv.header else [f"column{i}" for i in range(len(first))]
@@ -309,7 +395,36 @@ def _csv_header(path: Path, csv: CsvOptions) -> list[str]:
     for name in names:
         seen[name] = seen.get(name, 0) + 1
         unique.append(name if seen[name] == 1 else f"{name}_{seen[name] - 1}")
-    return unique
+    return unique, sample
+
+
+def _csv_timestamps(
+    name: str,
+    declared: Mapping[str, Column],
+    present: Sequence[str],
+    sample: Sequence[Sequence[str]],
+    csv: CsvOptions,
+    local: str,
+) -> dict[str, timezones.CsvTimestamp]:
+    """The timestamp columns of one CSV converted to local time, by their source name."""
+    stamps: dict[str, timezones.CsvTimestamp] = {}
+    for src, column in declared.items():
+        if column.type != "timestamp":
+            continue
+        index = present.index(src)
+        values = (row[index] for row in sample if index < len(row))
+        stamp = timezones.for_csv(column, quote(src), values, csv.timestamp_format, local)
+        if stamp is not None:
+            stamps[src] = stamp
+    zones = {src: stamp.zone for src, stamp in stamps.items() if stamp.zone}
+    if len(set(zones.values())) > 1:
+        listed = ", ".join(f"{declared[src].name!r} in {zone}" for src, zone in zones.items())
+        raise LoadError(
+            f"{name}: timestamp columns read in different time zones ({listed}); the "
+            "timestamps of one CSV file are read in one zone (a column without timezone "
+            "whose values carry UTC offsets is read in the workspace's)"
+        )
+    return stamps
 
 
 def _resolve(name: str, columns: Sequence[Column], present: Sequence[str]) -> dict[str, Column]:
