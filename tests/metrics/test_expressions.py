@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import pyarrow as pa
 import pytest
 
 from civicstat.metrics.expressions import ExpressionError, check, parse, to_ibis
@@ -111,3 +112,29 @@ def test_casts_unknown_functions_and_non_boolean_columns_are_explained(
 ) -> None:
     (problem,) = check(sql, COLUMNS)
     assert message in problem
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "b - a <= INTERVAL '8 minutes'",
+        "b - a <= INTERVAL '480 seconds'",
+        "b <= a + INTERVAL '8 minutes'",
+        "d2 - d1 <= INTERVAL '8 days'",
+        "d2 - d1 <= INTERVAL '1 week'",
+        "d2 <= d1 + INTERVAL '7 days'",
+    ],
+)
+def test_intervals_of_every_unit_compare_with_time_differences(sql: str) -> None:
+    table = ibis.memtable(
+        pa.table(
+            {
+                "a": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1)],
+                "b": [dt.datetime(2024, 1, 1, 0, 7), dt.datetime(2024, 1, 1, 0, 9)],
+                "d1": [dt.date(2024, 1, 1), dt.date(2024, 1, 1)],
+                "d2": [dt.date(2024, 1, 5), dt.date(2024, 1, 12)],
+            }
+        )
+    )
+    met = table.select(met=to_ibis(parse(sql), table)).to_pyarrow().column("met").to_pylist()
+    assert met == [True, False]

@@ -167,3 +167,23 @@ def raw_lines(path: Path, encoding: str = "utf-8-sig") -> list[list[str]]:
     opener: Any = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding=encoding, newline="") as handle:
         return list(csv.reader(handle))
+
+
+# --- KPI checks against independent computations ----------------------------------------------
+
+
+def set_workspace_settings(root: Path, **settings: Any) -> None:
+    """Add or replace keys of a written workspace's civicstat.yaml (e.g. ``holidays``),
+    before :func:`open_workspace` applies it."""
+    path = root / "civicstat.yaml"
+    content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    content.update(settings)
+    path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+
+
+def relative_difference(got: float | None, expected: float) -> float:
+    """|got - expected| / |expected| (the absolute difference when expected is 0)."""
+    assert got is not None, f"no value where {expected!r} was expected"
+    if expected == 0:
+        return abs(got)
+    return abs(got - expected) / abs(expected)

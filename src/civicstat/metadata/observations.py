@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from civicstat.metadata.models import Observation, utcnow
@@ -42,12 +42,21 @@ def replace_current(
     """
     current = [Observation.measure_id == measure_id, Observation.superseded_at.is_(None)]
     if from_period is None:
-        existing = session.execute(
-            select(Observation.definition_hash, Observation.data_version_id)
-            .where(*current)
+        # Unchanged only if every current row (after partial refreshes, rows of several data
+        # versions may be current) comes from this definition and this data version.
+        some = session.scalar(select(Observation.id).where(*current).limit(1))
+        other = session.scalar(
+            select(Observation.id)
+            .where(
+                *current,
+                or_(
+                    Observation.definition_hash != definition_hash,
+                    Observation.data_version_id != data_version_id,
+                ),
+            )
             .limit(1)
-        ).first()
-        if existing is not None and tuple(existing) == (definition_hash, data_version_id):
+        )
+        if some is not None and other is None:
             return False
     else:
         current.append(Observation.period_start >= from_period)
@@ -91,4 +100,38 @@ def current_series(session: Session, measure_id: str, slice_key: str = "") -> Se
             Observation.slice_key == slice_key,
         )
         .order_by(Observation.period_start)
+    ).all()
+
+
+def current_rows(session: Session, measure_id: str) -> list[ObservationRow]:
+    """Every current observation of a measure (all periods and slices), oldest first."""
+    found = session.scalars(
+        select(Observation)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .order_by(Observation.period_start, Observation.slice_key)
+    )
+    return [
+        ObservationRow(
+            o.period_start, o.period_end, o.slice_key, o.value, o.numerator, o.denominator, o.n
+        )
+        for o in found
+    ]
+
+
+def current_data_version(session: Session, measure_id: str) -> int | None:
+    """The newest data version behind a measure's current observations, if any."""
+    return session.scalar(
+        select(Observation.data_version_id)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .order_by(Observation.data_version_id.desc())
+        .limit(1)
+    )
+
+
+def current_observations(session: Session, measure_id: str) -> Sequence[Observation]:
+    """Every current observation of a measure with its provenance, by period and slice."""
+    return session.scalars(
+        select(Observation)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .order_by(Observation.period_start, Observation.slice_key)
     ).all()

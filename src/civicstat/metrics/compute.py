@@ -1,83 +1,327 @@
-"""Compute a measure's observations over one data version of its dataset."""
+"""Compute a measure's observations over one data version of its dataset.
+
+:func:`expression` builds one Ibis query returning every (period, slice) aggregate of a
+row-kind measure; :func:`observations` turns its result into observation rows. The
+all-slice total and each breakdown are grouped separately and stacked, so totals are
+computed from rows, never re-added from slices.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ibis
 from ibis.expr.types import Table
 
-from civicstat.domain.periods import Grain, period_of
+from civicstat.domain.periods import period_of
 from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import kinds
 from civicstat.metrics.expressions import parse, to_ibis
+from civicstat.metrics.time import period_start, spine, window_bounds
 from civicstat.spec.models import Measure
 
-_TRUNCATE = {Grain.DAY: "D", Grain.WEEK: "W", Grain.MONTH: "M", Grain.QUARTER: "Q", Grain.YEAR: "Y"}
 ALL = ""  # slice key of the all-rows total
 BLANK = "(blank)"  # how a NULL breakdown value is named in a slice key
-UNIT_SCALE = {"percent": 100.0}  # value = numerator / denominator × scale
+AGE = "age"  # the backlog's aging breakdown
+_FAR_FUTURE = dt.datetime(9999, 12, 31)
+
+# A rate's denominator for a (period start, dimension, value); None when unknown.
+Denominators = Callable[[dt.date, str, str | None], float | None]
 
 
 def slice_key(column: str, value: object) -> str:
     return f"{column}={BLANK if value is None else value}"
 
 
-def expression(measure: Measure, rows: Table, from_period: dt.date | None = None) -> Table:
-    """One Ibis query returning every (period, slice) aggregate of the measure.
+def row_kind(measure: Measure) -> kinds.RowKind:
+    kind = kinds.get(measure.kind)
+    if not isinstance(kind, kinds.RowKind):
+        raise TypeError(
+            f"measure {measure.id!r} of kind {measure.kind!r} is not computed from rows"
+        )
+    return kind
 
-    The all-slice total and each breakdown are grouped separately and stacked, so totals
-    are computed from rows, never re-added from slices.
+
+def expression(
+    measure: Measure,
+    rows: Table,
+    env: kinds.Env | None = None,
+    from_period: dt.date | None = None,
+) -> Table:
+    """One Ibis query with columns ``_period, dim, dim_value, num, den, val, n``.
+
+    With ``from_period`` only the periods from that one on are computed (an incremental
+    refresh); the rows they need (including a window's earlier rows) are all read.
     """
+    env = env or kinds.Env()
+    kind = row_kind(measure)
     if measure.filter:
         rows = rows.filter(to_ibis(parse(measure.filter), rows).fill_null(False))
-    rows = rows.filter(rows[measure.time].notnull())
+    time = kind.time_column(measure)
+    rows = rows.filter(rows[time].notnull())
+    spanned = isinstance(kind, kinds.Backlog) or measure.window is not None
+    span = data_range(measure, rows, from_period) if spanned else (None, None)
     if from_period is not None:
-        # Rows from the start of the first affected period on: only those periods change.
-        start = (
-            dt.datetime.combine(from_period, dt.time())
-            if _is_timestamp(rows, measure)
-            else from_period
-        )
-        rows = rows.filter(rows[measure.time] >= ibis.literal(start))
-    rows = rows.mutate(_period=rows[measure.time].truncate(_TRUNCATE[measure.grain]).cast("date"))
-    kind = kinds.get(measure.kind)
+        rows = _rows_for_refresh(measure, kind, rows, time, env, from_period)
+    rows = kind.prepare(measure, rows, env)
+    dimensions: list[str] = list(measure.breakdowns)
+    if isinstance(kind, kinds.Backlog):
+        rows = _open_at_period_end(measure, rows, span, env, from_period)
+        if measure.aging:
+            dimensions.append(AGE)
+    elif measure.window is not None and kind.decomposable:
+        return _windows_of_periods(measure, kind, rows, time, dimensions, span, env, from_period)
+    elif measure.window is not None:
+        rows = _in_windows(measure, rows, time, span, env, from_period)
+    else:
+        rows = rows.mutate(_period=period_start(rows[time], measure.grain, env.fiscal_start_month))
 
-    def grouped(keys: list[str], dimension: str | None) -> Table:
-        agg = kind(measure, rows)
-        out = rows.group_by(keys).aggregate(num=agg.numerator, den=agg.denominator, n=agg.n)
-        value = out[dimension].cast("string") if dimension else ibis.null("string")
-        return out.select(
-            "_period",
-            dim=ibis.literal(dimension or "", "string"),
-            dim_value=value,
-            num=out.num.cast("float64"),
-            den=out.den.cast("float64"),
-            n=out.n.cast("int64"),
-        )
+    return _stack(
+        [
+            _shaped(_aggregate(kind, measure, rows, keys), dim)
+            for keys, dim in _groupings(dimensions)
+        ]
+    )
 
-    parts = [grouped(["_period"], None)]
-    parts += [grouped(["_period", column], column) for column in measure.breakdowns]
+
+def _rows_for_refresh(
+    measure: Measure,
+    kind: kinds.RowKind,
+    rows: Table,
+    time: str,
+    env: kinds.Env,
+    from_period: dt.date,
+) -> Table:
+    """Only the rows that can count in a period from ``from_period`` on."""
+    if isinstance(kind, kinds.Backlog):
+        assert measure.end is not None
+        # An item closed before that period began is open at none of its ends.
+        end = rows[measure.end]
+        return rows.filter(end.isnull() | (end >= _bound(rows, measure.end, from_period)))
+    first = period_of(from_period, measure.grain, env.fiscal_start_month)
+    return rows.filter(rows[time] >= _bound(rows, time, window_bounds(first, measure.window)))
+
+
+def _groupings(dimensions: list[str]) -> list[tuple[list[str], str | None]]:
+    """The all-rows total, then one grouping per breakdown."""
+    return [(["_period"], None)] + [(["_period", d], d) for d in dimensions]
+
+
+def _aggregate(kind: kinds.RowKind, measure: Measure, rows: Table, keys: list[str]) -> Table:
+    agg = kind.aggregate(measure, rows)
+    return rows.group_by(keys).aggregate(
+        n=agg.n,
+        num=agg.numerator if agg.numerator is not None else ibis.null("float64"),
+        den=agg.denominator if agg.denominator is not None else ibis.null("float64"),
+        val=agg.value if agg.value is not None else ibis.null("float64"),
+    )
+
+
+def _shaped(out: Table, dimension: str | None) -> Table:
+    value = out[dimension].cast("string") if dimension else ibis.null("string")
+    return out.select(
+        "_period",
+        dim=ibis.literal(dimension or "", "string"),
+        dim_value=value,
+        num=out.num.cast("float64"),
+        den=out.den.cast("float64"),
+        val=out.val.cast("float64"),
+        n=out.n.cast("int64"),
+    )
+
+
+def _stack(parts: list[Table]) -> Table:
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def observations(measure: Measure, result: Any) -> Iterator[ObservationRow]:
-    """Turn the query's Arrow result into observation rows (value = share of the total)."""
-    scale = UNIT_SCALE[measure.unit]
+def _windows_of_periods(
+    measure: Measure,
+    kind: kinds.RowKind,
+    rows: Table,
+    time: str,
+    dimensions: list[str],
+    span: tuple[Any, Any],
+    env: kinds.Env,
+    from_period: dt.date | None,
+) -> Table:
+    """A window over a decomposable kind: aggregate each period once, then add up the
+    periods each window spans (far fewer rows than joining every row to its windows)."""
+    lo, hi = span
+    periods = spine(
+        _day(lo) if lo is not None else dt.date.today(),
+        _day(hi) if hi is not None else dt.date.today(),
+        measure.grain,
+        env.fiscal_start_month,
+        window=measure.window,
+        from_period=from_period,
+        timestamps=False,
+    )
+    rows = rows.mutate(_p=period_start(rows[time], measure.grain, env.fiscal_start_month))
+    parts = []
+    for keys, dimension in _groupings(dimensions):
+        inner = [*keys[1:], "_p"]
+        per_period = _aggregate(kind, measure, rows, inner)
+        joined = per_period.join(
+            periods, [per_period._p >= periods._lo, per_period._p < periods._hi]
+        )
+        out = joined.group_by(["_period", *keys[1:]]).aggregate(
+            n=joined.n.sum(), num=joined.num.sum(), den=joined.den.sum(), val=joined.val.sum()
+        )
+        parts.append(_shaped(out, dimension))
+    return _stack(parts)
+
+
+def observations(
+    measure: Measure,
+    result: Any,
+    env: kinds.Env | None = None,
+    denominators: Denominators | None = None,
+) -> Iterator[ObservationRow]:
+    """Turn the query's Arrow result into observation rows."""
+    env = env or kinds.Env()
+    kind = row_kind(measure)
+    scale = _scale(measure, kind)
     for row in result.to_pylist():
-        start: dt.date = row["_period"]
-        period = period_of(start, measure.grain)
-        num, den = row["num"], row["den"]
-        # num × scale is exact for counts, so the one division is correctly rounded.
-        value = num * scale / den if den else None
+        period = period_of(row["_period"], measure.grain, env.fiscal_start_month)
+        num, den, value = row["num"], row["den"], row["val"]
+        dim, dim_value = row["dim"], row["dim_value"]
+        if denominators is not None:
+            den = denominators(period.start, dim, dim_value)
+        if value is None and num is not None and den:
+            # num × scale is exact for counts, so the one division is correctly rounded.
+            value = num * scale / den
         if value is not None and not math.isfinite(value):
             value = None
-        key = slice_key(row["dim"], row["dim_value"]) if row["dim"] else ALL
+        key = slice_key(dim, dim_value) if dim else ALL
         yield ObservationRow(period.start, period.end, key, value, num, den, row["n"])
 
 
-def _is_timestamp(rows: Table, measure: Measure) -> bool:
-    return bool(rows.schema()[measure.time].is_timestamp())
+def data_range(
+    measure: Measure, rows: Table, from_period: dt.date | None = None
+) -> tuple[Any, Any]:
+    """The earliest and latest time of the measure's rows (None, None when there are none);
+    a backlog's latest is its latest opening or closing.
+
+    For a refresh from ``from_period`` the earliest is that day and only later values are
+    read for the latest, which on time-ordered files skips most of them.
+    """
+    kind = row_kind(measure)
+    columns = [kind.time_column(measure)]
+    if isinstance(kind, kinds.Backlog):
+        assert measure.end is not None
+        columns.append(measure.end)
+    if from_period is None:
+        time = rows[columns[0]]
+        latest = (
+            ibis.greatest(*[rows[c].max() for c in columns]) if len(columns) > 1 else time.max()
+        )
+        first = rows.aggregate(lo=time.min(), hi=latest).to_pyarrow().to_pylist()[0]
+        return first["lo"], first["hi"]
+    parts = [
+        rows.filter(rows[c] >= _bound(rows, c, from_period)).aggregate(hi=rows[c].max())
+        for c in columns
+    ]
+    his = [h for h in _stack(parts).to_pyarrow().column("hi").to_pylist() if h is not None]
+    return (from_period, max(his)) if his else (None, None)
+
+
+def _scale(measure: Measure, kind: kinds.RowKind) -> float:
+    if isinstance(kind, kinds.Rate):
+        assert measure.per is not None
+        return measure.per
+    if isinstance(kind, kinds.Share):
+        return 100.0 if kind.unit(measure) == "percent" else 1.0
+    return 1.0
+
+
+def _in_windows(
+    measure: Measure,
+    rows: Table,
+    time: str,
+    span: tuple[Any, Any],
+    env: kinds.Env,
+    from_period: dt.date | None,
+) -> Table:
+    """Each row once per period whose window holds it (rolling or to date)."""
+    lo, hi = span
+    if lo is None:
+        return rows.mutate(_period=ibis.null("date")).limit(0)
+    timestamps = rows.schema()[time].is_timestamp()
+    periods = spine(
+        _day(lo),
+        _day(hi),
+        measure.grain,
+        env.fiscal_start_month,
+        window=measure.window,
+        from_period=from_period,
+        timestamps=timestamps,
+    )
+    joined = rows.join(periods, [rows[time] >= periods._lo, rows[time] < periods._hi])
+    return joined
+
+
+def _open_at_period_end(
+    measure: Measure,
+    rows: Table,
+    span: tuple[Any, Any],
+    env: kinds.Env,
+    from_period: dt.date | None,
+) -> Table:
+    """Each item once per period at whose end it is open, with its age then (days)."""
+    assert measure.start is not None
+    assert measure.end is not None
+    lo, hi = span
+    if lo is None:
+        return rows.mutate(_period=ibis.null("date"), age=ibis.null("string")).limit(0)
+    end = rows[measure.end]
+    timestamps = rows.schema()[measure.start].is_timestamp()
+    periods = spine(
+        _day(lo),
+        _day(hi),
+        measure.grain,
+        env.fiscal_start_month,
+        from_period=from_period,
+        timestamps=timestamps,
+    )
+    far = _FAR_FUTURE if timestamps else _FAR_FUTURE.date()
+    rows = rows.mutate(_closed=ibis.coalesce(end, ibis.literal(far).cast(end.type())))
+    joined = rows.join(
+        periods,
+        [rows[measure.start] < periods._hi, rows._closed >= periods._hi],
+    )
+    if not measure.aging:
+        return joined
+    age = periods_age(joined, measure.start)
+    labels = kinds.aging_labels(measure.aging)
+    branches = [(age <= bound, label) for bound, label in zip(measure.aging, labels, strict=False)]
+    return joined.mutate(**{AGE: ibis.cases(*branches, else_=labels[-1])})
+
+
+def periods_age(joined: Table, start: str) -> Any:
+    """Whole days from an item's opening to the end of the period it is counted in."""
+    return joined._hi.cast("date").delta(joined[start].cast("date"), unit="day")
+
+
+def _bound(rows: Table, time: str, day: dt.date) -> Any:
+    if rows.schema()[time].is_timestamp():
+        return ibis.literal(dt.datetime.combine(day, dt.time()))
+    return ibis.literal(day)
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+__all__ = [
+    "ALL",
+    "BLANK",
+    "Denominators",
+    "data_range",
+    "expression",
+    "observations",
+    "row_kind",
+    "slice_key",
+]

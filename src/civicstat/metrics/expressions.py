@@ -27,7 +27,7 @@ _ALLOWED: tuple[type[exp.Expression], ...] = (
     *_PREDICATES,
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Interval, exp.Var,
-    exp.Coalesce, exp.Abs, exp.Lower, exp.Upper,
+    exp.Coalesce, exp.Abs, exp.Lower, exp.Upper, exp.Case, exp.If, exp.Round, exp.Mod,
     exp.Cast, exp.DataType,  # only as DATE '…' and TIMESTAMP '…' literals, see _typed_literal
 )  # fmt: skip
 _INTERVAL_UNITS = {
@@ -46,23 +46,38 @@ class ExpressionError(ValueError):
 
 def parse(sql: str) -> exp.Expression:
     """Parse one condition and check it against the allowlist, or raise ExpressionError."""
+    tree = _parse(sql)
+    if not isinstance(_unwrap(tree), (*_PREDICATES, exp.Boolean, exp.Column)):
+        raise ExpressionError(f"a condition must be true or false, not {tree.sql()!r}")
+    return tree
+
+
+def parse_value(sql: str) -> exp.Expression:
+    """Parse one value expression (what a sum or median aggregates), or raise."""
+    tree = _parse(sql, what="an expression")
+    if isinstance(_unwrap(tree), _PREDICATES):
+        raise ExpressionError(f"a value must be a number or a column, not the condition {sql!r}")
+    return tree
+
+
+def _parse(sql: str, what: str = "a condition") -> exp.Expression:
     try:
         trees = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.SqlglotError as error:
-        raise ExpressionError(f"cannot parse condition: {_first_line(error)}") from error
+        raise ExpressionError(f"cannot parse {what}: {_first_line(error)}") from error
     statements = [t for t in trees if t is not None]
     if len(statements) != 1:
         raise ExpressionError(
-            "a condition is one expression: ';' and several statements are not allowed"
+            f"{what} is one expression: ';' and several statements are not allowed"
         )
     tree = statements[0]
     if not isinstance(tree, exp.Expression):
-        raise ExpressionError(f"{_describe(tree)} is not allowed in a condition")
+        raise ExpressionError(f"{_describe(tree)} is not allowed in {what}")
     for node in tree.walk():
         if node.comments:
-            raise ExpressionError("comments are not allowed in a condition")
+            raise ExpressionError(f"comments are not allowed in {what}")
         if not isinstance(node, _ALLOWED):
-            raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
+            raise ExpressionError(f"{_describe(node)} is not allowed in {what}")
         if isinstance(node, exp.Column) and node.table:
             raise ExpressionError(
                 f"qualified column {node.sql()!r} is not allowed: name the column alone"
@@ -71,8 +86,6 @@ def parse(sql: str) -> exp.Expression:
             _interval_parts(node)
         if isinstance(node, exp.Cast):
             _typed_literal(node)
-    if not isinstance(_unwrap(tree), (*_PREDICATES, exp.Boolean, exp.Column)):
-        raise ExpressionError(f"a condition must be true or false, not {tree.sql()!r}")
     return tree
 
 
@@ -80,15 +93,16 @@ def referenced_columns(tree: exp.Expression) -> set[str]:
     return {col.name for col in tree.find_all(exp.Column)}
 
 
-def check(sql: str, columns: Mapping[str, str]) -> list[str]:
-    """Problems with ``sql`` as a condition over ``columns`` (name → type); empty when fine."""
+def check(sql: str, columns: Mapping[str, str], *, value: bool = False) -> list[str]:
+    """Problems with ``sql`` as a condition (or a ``value`` expression) over ``columns``
+    (name → type); empty when fine."""
     try:
-        tree = parse(sql)
+        tree = parse_value(sql) if value else parse(sql)
     except ExpressionError as error:
         return [str(error)]
     problems = []
     top = _unwrap(tree)
-    if isinstance(top, exp.Column) and columns.get(top.name, "boolean") != "boolean":
+    if not value and isinstance(top, exp.Column) and columns.get(top.name, "boolean") != "boolean":
         problems.append(
             f"a condition must be true or false, not the {columns[top.name]} column {top.name!r}"
         )
@@ -118,8 +132,8 @@ class _Compiler:
             exp.LTE: lambda a, b: a <= b,
             exp.And: lambda a, b: a & b,
             exp.Or: lambda a, b: a | b,
-            exp.Add: lambda a, b: a + b,
-            exp.Sub: lambda a, b: a - b,
+            exp.Add: lambda a, b: _dates_as_timestamps(a, b, lambda x, y: x + y),
+            exp.Sub: lambda a, b: _dates_as_timestamps(a, b, lambda x, y: x - y),
             exp.Mul: lambda a, b: a * b,
             exp.Div: lambda a, b: a / b,
         }
@@ -171,8 +185,10 @@ class _Compiler:
             case exp.Cast():
                 return ibis.literal(_typed_literal(node))
             case exp.Interval():
+                # In seconds: the difference of two timestamps is one, and intervals of
+                # different units do not compare.
                 amount, unit = _interval_parts(node)
-                return ibis.interval(amount, unit=unit)
+                return ibis.interval(amount * _SECONDS[unit], unit="s")
             case exp.Coalesce():
                 args = [self.compile(a) for a in [node.this, *node.expressions]]
                 return ibis.coalesce(*args)
@@ -182,7 +198,47 @@ class _Compiler:
                 return self.compile(node.this).lower()
             case exp.Upper():
                 return self.compile(node.this).upper()
+            case exp.Case():
+                case = ibis.cases(
+                    *[
+                        (self.compile(w.this), self.compile(w.args["true"]))
+                        for w in node.args["ifs"]
+                    ],
+                    else_=self.compile(node.args["default"]) if node.args.get("default") else None,
+                )
+                return case
+            case exp.If():
+                return ibis.ifelse(
+                    self.compile(node.this),
+                    self.compile(node.args["true"]),
+                    self.compile(node.args["false"]) if node.args.get("false") else ibis.null(),
+                )
+            case exp.Round():
+                digits = node.args.get("decimals")
+                return self.compile(node.this).round(int(digits.this) if digits else 0)
+            case exp.Mod():
+                return self.compile(node.this) % self.compile(node.expression)
         raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "D": 86400, "W": 604800}
+
+
+def _dates_as_timestamps(a: Any, b: Any, op: Callable[[Any, Any], Any]) -> Any:
+    """Date arithmetic as timestamps: ``date - date`` is then an interval in seconds, like
+    ``timestamp - timestamp``, comparable with any INTERVAL of the language."""
+    if (_is_date(a) and _is_date(b)) or _is_interval(a) or _is_interval(b):
+        a = a.cast("timestamp") if _is_date(a) else a
+        b = b.cast("timestamp") if _is_date(b) else b
+    return op(a, b)
+
+
+def _is_date(value: Any) -> bool:
+    return isinstance(value, Value) and value.type().is_date()
+
+
+def _is_interval(value: Any) -> bool:
+    return isinstance(value, Value) and value.type().is_interval()
 
 
 def _interval_parts(node: exp.Interval) -> tuple[int, str]:

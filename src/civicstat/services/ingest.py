@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -10,7 +10,7 @@ import httpx
 from civicstat.connectors.base import Payload
 from civicstat.governance.actors import Actor, system
 from civicstat.governance.permissions import SOURCE_INGEST, SOURCE_PUSH, Resource, require
-from civicstat.pipeline.ingest import IngestResult, OnFinish, run_source
+from civicstat.pipeline.ingest import IngestResult, OnFinish, Progress, run_source
 from civicstat.pipeline.locks import recover_abandoned, source_lock
 from civicstat.services import measures
 from civicstat.services.context import Context
@@ -23,10 +23,6 @@ class IngestOutcome:
     computed: list[measures.ComputeOutcome]
 
 
-def _quiet(phase: str) -> None:
-    """Progress goes nowhere unless a caller shows it."""
-
-
 def ingest(
     ctx: Context,
     actor: Actor,
@@ -36,14 +32,15 @@ def ingest(
     trigger: str = "manual",
     payloads: Iterable[Payload] | None = None,
     transport: httpx.BaseTransport | None = None,
-    progress: Callable[[str], None] = _quiet,
+    progress: Progress | None = None,
     on_finish: OnFinish | None = None,
 ) -> IngestOutcome:
     """Run a source (or load pushed ``payloads``) and recompute the measures it feeds,
     only for the periods that new rows can change.
 
     At most one run per source runs at a time, across processes (``SourceBusy``); runs of
-    processes that died are marked abandoned first.
+    processes that died are marked abandoned first. ``progress`` follows the run for a
+    caller that shows it (see :class:`~civicstat.pipeline.ingest.Progress`).
     """
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
@@ -62,11 +59,12 @@ def ingest(
         )  # fmt: skip
         computed: list[measures.ComputeOutcome] = []
         if recompute and result.status == "succeeded":
-            progress("recomputing")
+            if progress is not None:
+                progress("recomputing")
             ids = measures.for_dataset(plan, source.dataset_id)
             since = None
             if result.earliest is not None:
-                since = {m: result.earliest.get(plan.measures[m].time) for m in ids}
+                since = measures.refresh_from(plan, ids, result.earliest)
             # Recomputing is the platform's own derived work, whoever brought the data (a
             # push token may only push); the run itself is audited under the actor.
             computed = measures.compute(ctx, system("recompute"), ids, since=since)

@@ -10,10 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.domain.periods import Grain, period_of
-from civicstat.domain.targets import Status, evaluate
+from civicstat.domain.targets import Status, evaluate_for, target_for
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import PLAN_READ, Resource, require
 from civicstat.metadata.models import Observation
+from civicstat.metrics import kinds
+from civicstat.services import measures, series
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 
@@ -36,11 +38,12 @@ class ObjectiveView(BaseModel):
     measure: str
     measure_title: str
     unit: str
-    target: float
+    target: float | None  # for the latest period (a schedule or trajectory moves)
     direction: str
     warning_band: float
     latest: LatestValue | None
     status: Status
+    stale: bool  # a source behind the measure is past its freshness limit
 
 
 class GoalView(BaseModel):
@@ -65,7 +68,9 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
         if plan is None:
             raise NotFound("no plan has been applied yet")
         latest = _latest_totals(session, list(plan.measures))
+        fresh = {m.id: series.freshness_of(session, plan, m) for m in plan.measures.values()}
     today = dt.datetime.now(zoneinfo.ZoneInfo(plan.settings.timezone)).date()
+    fiscal = plan.settings.fiscal_year_start_month
     goals = []
     for goal in plan.goals:
         views = []
@@ -73,8 +78,11 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
             measure = plan.measures[objective.measure]
             obs = latest.get(measure.id)
             value = None
+            schedule = objective.target.to_domain()
+            # Before any data, the target of the running period.
+            period = period_of(today, Grain(measure.grain), fiscal)
             if obs is not None:
-                period = period_of(obs.period_start, Grain(obs.grain))
+                period = period_of(obs.period_start, Grain(obs.grain), fiscal)
                 value = LatestValue(
                     period=period.label,
                     period_start=period.start,
@@ -84,6 +92,13 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
                     denominator=obs.denominator,
                     partial=period.is_partial(today),
                 )
+            found = target_for(schedule, period)
+            stale = any(f.stale for f in fresh[measure.id])
+            status = (
+                evaluate_for(value.value, schedule, period, stale=stale)
+                if value is not None
+                else Status.NO_DATA
+            )
             department = plan.departments.get(objective.department)
             views.append(
                 ObjectiveView(
@@ -93,12 +108,13 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
                     department_title=department.title if department else objective.department,
                     measure=measure.id,
                     measure_title=measure.title,
-                    unit=measure.unit,
-                    target=objective.target.value,
+                    unit=kinds.get(measure.kind).unit(measures.effective(plan, measure)),
+                    target=found.value if found else None,
                     direction=objective.target.direction,
                     warning_band=objective.target.warning_band,
                     latest=value,
-                    status=evaluate(value.value if value else None, objective.target.to_domain()),
+                    status=status,
+                    stale=stale,
                 )
             )
         goals.append(

@@ -27,13 +27,29 @@ class Warehouse:
         self.lake_root = lake_root
         self._con: BaseBackend | None = None
         self._lock = threading.RLock()
-        self._views: set[str] = set()
+        self._views: dict[str, Table] = {}
+        self._variables: dict[str, str] = {}
 
     @property
     def con(self) -> BaseBackend:
         if self._con is None:
             self._con = ibis.connect(self.url)
         return self._con
+
+    def set_variables(self, values: dict[str, str]) -> bool:
+        """Set engine variables (DuckDB's ``SET VARIABLE``) that queries read with
+        ``getvariable``, so a value such as a key is not written into any query's text;
+        False on an engine that has no variables."""
+        with self._lock:
+            if self.con.name != "duckdb":
+                return False
+            for name, value in values.items():
+                if self._variables.get(name) != value:
+                    if not name.isidentifier():
+                        raise ValueError(f"not a variable name: {name!r}")
+                    self.con.raw_sql(f"SET VARIABLE {name} = ?", parameters=[value])
+                    self._variables[name] = value
+            return True
 
     @contextmanager
     def session(self) -> Iterator[Callable[[str, int, list[str]], Table]]:
@@ -46,8 +62,9 @@ class Warehouse:
         if name not in self._views:
             paths = [str(self.lake_root / f) for f in files]
             self.con.read_parquet(paths, table_name=name)
-            self._views.add(name)
-        return self.con.table(name)
+            # Kept: looking a table up again asks the engine for its schema each time.
+            self._views[name] = self.con.table(name)
+        return self._views[name]
 
     def execute(self, expr: Any) -> Any:
         with self._lock:
@@ -63,3 +80,4 @@ class Warehouse:
                 self._con.disconnect()
                 self._con = None
                 self._views.clear()
+                self._variables.clear()

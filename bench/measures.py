@@ -1,0 +1,368 @@
+"""bench/measures: the example plan's measures over a generated table, against hand SQL.
+
+    python -m bench.measures [--rows 10000000] [--append 100000] [--repeat 3]
+
+The example workspace (``civicstat init``: 14 measures of every kind) reads a generated
+``service_requests`` table of ``--rows`` rows over three years. In one process, the same
+KPIs are computed (a) by ``services.measures.compute`` — Ibis queries over the published
+Parquet version, observation rows, the composite measures, stored in the metadata
+database — and (b) by hand-written DuckDB SQL over the same Parquet files, fetched in
+full; repetitions alternate and the best of each is reported, with the first (cold)
+CivicStat run too. Every hand result is checked against CivicStat's (relative difference
+< 1e-9, the same periods and slices), so the two compute the same thing.
+
+Then, ``--repeat`` times, ``--append`` newer rows land through an append load; the
+refresh of the periods they touch is timed, checked against the hand SQL over the new
+version, and followed by a full compute of the same version; the best of each is
+reported. Targets: full compute at most 1.2×
+the hand SQL; refresh at most 10% of a full compute. Peak memory is the process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+TYPES = "['pothole', 'missed-trash', 'streetlight', 'graffiti', 'noise', 'tree', 'other']"
+DISTRICTS = "['north', 'south', 'east', 'west', 'downtown', 'harbor', 'uptown', 'valley']"
+DEPARTMENTS = "['public-works', 'parks', 'sanitation', 'transport']"
+SECONDS_APART = 9  # 10M rows × 9 s ≈ 2.9 years from 2023-01-01
+
+
+def make_parquet(path: Path, first: int, rows: int) -> None:
+    """Rows ``first``… of a deterministic request log, in time order."""
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (
+            SELECT 'SR-' || i AS request_id,
+                   {TYPES}[1 + (hash(i * 3) % 7)::BIGINT] AS request_type,
+                   {DISTRICTS}[1 + (hash(i * 7) % 8)::BIGINT] AS district,
+                   TIMESTAMP '2023-01-01' + to_seconds(i * {SECONDS_APART}) AS created_at,
+                   TIMESTAMP '2023-01-01' + to_seconds(i * {SECONDS_APART})
+                     + to_days((1 + hash(i * 11) % 5)::INTEGER) AS due_at,
+                   CASE WHEN hash(i * 13) % 10 = 0 THEN NULL
+                        ELSE TIMESTAMP '2023-01-01'
+                          + to_seconds(i * {SECONDS_APART} + (hash(i * 17) % 700000)::BIGINT)
+                   END AS closed_at,
+                   {DEPARTMENTS}[1 + (hash(i * 19) % 4)::BIGINT] AS department
+            FROM range({int(first)}, {int(first + rows)}) t(i)
+        ) TO '{path}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    con.close()
+
+
+def write_workspace(root: Path) -> None:
+    from civicstat.spec.example import write_example
+
+    write_example(root)
+    source = root / "sources" / "service_requests.yaml"
+    text = source.read_text()
+    text = text.replace("  path: data/service_requests.csv\n", "  path: data/*.parquet\n")
+    text = text.replace('  csv:\n    timestamp_format: "%Y-%m-%d %H:%M:%S"\n', "")
+    text = text.replace('schedule: "0 6 * * *"\n', 'schedule: "0 6 * * *"\nload: append\n')
+    source.write_text(text)
+    (root / "data" / "service_requests.csv").unlink()
+
+
+# --- the same KPIs, written by hand ----------------------------------------------------
+
+MONTH = "date_trunc('month', created_at)::DATE"
+QUARTER = "date_trunc('quarter', created_at)::DATE"
+# Fiscal years start in July in the example workspace.
+FISCAL_QUARTER = "(date_trunc('quarter', created_at - INTERVAL 6 MONTH) + INTERVAL 6 MONTH)::DATE"
+FISCAL_YEAR = "(date_trunc('year', created_at - INTERVAL 6 MONTH) + INTERVAL 6 MONTH)::DATE"
+ON_TIME = "closed_at IS NOT NULL AND closed_at <= due_at"
+
+
+def by(period: str, value: str, where: str = "TRUE", dim: str | None = None) -> str:
+    """The total and, with ``dim``, each breakdown value: (period, dim, value, v)."""
+    total = (
+        f"SELECT {period} AS p, '' AS dim, NULL AS dv, {value} AS v FROM r WHERE {where} GROUP BY 1"
+    )
+    if dim is None:
+        return total
+    part = f"SELECT {period}, '{dim}', {dim}::VARCHAR, {value} FROM r WHERE {where} GROUP BY 1, 3"
+    return f"{total} UNION ALL {part}"
+
+
+HAND: dict[str, str] = {
+    "pct-requests-closed-on-time": by(
+        MONTH, f"count(*) FILTER (WHERE {ON_TIME}) * 100.0 / count(*)", dim="district"
+    ),
+    "pct-potholes-repaired-on-time": by(
+        MONTH,
+        f"count(*) FILTER (WHERE {ON_TIME}) * 100.0 / count(*)",
+        "request_type = 'pothole'",
+        "district",
+    ),
+    "requests-received": by(MONTH, "count(*)", dim="district"),
+    "potholes-reported": by(MONTH, "count(*)", "request_type = 'pothole'", "district"),
+    "pothole-share-of-requests": by(
+        MONTH,
+        "count(*) FILTER (WHERE request_type = 'pothole') * 100.0 / count(*)",
+        "TRUE",
+        "district",
+    ),
+    "requests-not-closed-on-time": by(
+        MONTH, f"100 - count(*) FILTER (WHERE {ON_TIME}) * 100.0 / count(*)", dim="district"
+    ),
+    "median-days-to-close": by(
+        MONTH,
+        "median(date_diff('millisecond', created_at, closed_at) / 1000.0 / 86400)",
+        dim="request_type",
+    ),
+    "p90-hours-to-close": by(
+        QUARTER,
+        "quantile_cont(date_diff('millisecond', created_at, closed_at) / 1000.0 / 3600, 0.9)",
+    ),
+    "business-days-to-close": f"""
+        WITH d AS (
+            SELECT r.*, c2.idx - c1.idx AS bd FROM r
+            JOIN cal c1 ON c1.day = created_at::DATE
+            JOIN cal c2 ON c2.day = closed_at::DATE
+        )
+        SELECT {FISCAL_QUARTER} AS p, '' AS dim, NULL AS dv, avg(bd) AS v FROM d GROUP BY 1
+        UNION ALL
+        SELECT {FISCAL_QUARTER}, 'department', department, avg(bd) FROM d GROUP BY 1, 3""",
+    "open-requests": """
+        WITH ends AS (
+            SELECT m::DATE AS p, (m + INTERVAL 1 MONTH)::TIMESTAMP AS e
+            FROM range(
+                (SELECT date_trunc('month', min(created_at)) FROM r),
+                (SELECT date_trunc('month', greatest(max(created_at), max(closed_at))) FROM r)
+                    + INTERVAL 1 MONTH,
+                INTERVAL 1 MONTH) t(m)
+        ), o AS (
+            SELECT p, district,
+                   CASE WHEN date_diff('day', created_at::DATE, e::DATE) <= 7 THEN '0-7'
+                        WHEN date_diff('day', created_at::DATE, e::DATE) <= 30 THEN '8-30'
+                        ELSE 'over 30' END AS age
+            FROM r JOIN ends ON created_at < e
+                AND coalesce(closed_at, TIMESTAMP '9999-12-31') >= e
+        )
+        SELECT p, '' AS dim, NULL AS dv, count(*) AS v FROM o GROUP BY 1
+        UNION ALL SELECT p, 'district', district, count(*) FROM o GROUP BY 1, 3
+        UNION ALL SELECT p, 'age', age, count(*) FROM o GROUP BY 1, 3""",
+    "requests-per-1000-residents": by(MONTH, "count(*) * 1000.0 / 48200"),
+    "requests-fiscal-ytd": f"""
+        WITH m AS (
+            SELECT {MONTH} AS p, {FISCAL_YEAR} AS fy, '' AS dim, NULL AS dv, count(*) AS n
+            FROM r GROUP BY 1, 2
+            UNION ALL
+            SELECT {MONTH}, {FISCAL_YEAR}, 'district', district, count(*) FROM r GROUP BY 1, 2, 4
+        )
+        SELECT p, dim, dv, sum(n) OVER (PARTITION BY fy, dim, dv ORDER BY p) AS v FROM m""",
+    "closed-on-time-rolling-3m": f"""
+        SELECT p, '' AS dim, NULL AS dv,
+               sum(met) OVER w * 100.0 / sum(n) OVER w AS v
+        FROM (SELECT {MONTH} AS p, count(*) FILTER (WHERE {ON_TIME}) AS met, count(*) AS n
+              FROM r GROUP BY 1)
+        WINDOW w AS (ORDER BY p RANGE BETWEEN INTERVAL 2 MONTH PRECEDING AND CURRENT ROW)""",
+    "request-types": by(QUARTER, "count(DISTINCT request_type)"),
+}
+
+
+def business_calendar(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> None:
+    """``cal(day, idx)``: business days (Mon–Fri, not a US-IL holiday) before each day."""
+    import holidays
+
+    years = range(first.year, last.year + 1)
+    closed = sorted(holidays.country_holidays("US", subdiv="IL", years=years))
+    con.execute("CREATE OR REPLACE TEMP TABLE hol(day DATE)")
+    con.executemany("INSERT INTO hol VALUES (?)", [(d,) for d in closed])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cal AS
+           SELECT d::DATE AS day,
+                  coalesce(sum(CASE WHEN isodow(d) <= 5 AND d::DATE NOT IN (SELECT day FROM hol)
+                                    THEN 1 ELSE 0 END)
+                           OVER (ORDER BY d ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                      AS idx
+           FROM range(TIMESTAMP '{first}', TIMESTAMP '{last}' + INTERVAL 1 DAY,
+                      INTERVAL 1 DAY) t(d)"""
+    )
+
+
+Results = dict[str, dict[tuple[str, str], float | None]]
+
+
+def run_hand(con: duckdb.DuckDBPyConnection) -> Results:
+    out: Results = {}
+    for measure_id, sql in HAND.items():
+        rows = con.execute(sql).fetchall()
+        out[measure_id] = {
+            (str(p), f"{dim}={'(blank)' if dv is None else dv}" if dim else ""): (
+                None if v is None else float(v)
+            )
+            for p, dim, dv, v in rows
+        }
+    return out
+
+
+def ours(ctx: Any) -> Results:
+    from civicstat.metadata import observations
+
+    out: Results = {}
+    with ctx.db.session() as session:
+        for measure_id in HAND:
+            out[measure_id] = {
+                (str(o.period_start), o.slice_key): o.value
+                for o in observations.current_rows(session, measure_id)
+            }
+    return out
+
+
+def compare(hand: Results, mine: Results) -> list[str]:
+    problems = []
+    for measure_id, expected in hand.items():
+        got = mine[measure_id]
+        if set(got) != set(expected):
+            missing = sorted(set(expected) ^ set(got))[:3]
+            problems.append(f"{measure_id}: periods/slices differ, e.g. {missing}")
+            continue
+        for key, value in expected.items():
+            other = got[key]
+            if (value is None) != (other is None) or (
+                value is not None
+                and other is not None
+                and not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-12)
+            ):
+                problems.append(f"{measure_id} {key}: hand {value} vs civicstat {other}")
+                break
+    return problems
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[str, Any]:
+    """The measured process: set-up, then hand SQL and CivicStat alternately, then refresh."""
+    from civicstat.governance.actors import operator
+    from civicstat.metadata import datasets
+    from civicstat.services import ingest, measures, workspace
+    from civicstat.services.context import Context
+    from civicstat.settings import Settings
+
+    root = Path(root_text)
+    ctx = Context(Settings(workspace=root))
+    ctx.migrate()
+    actor = operator("bench")
+    workspace.apply(ctx, actor)
+    loaded = ingest.ingest(ctx, actor, "service_requests", recompute=False)
+    assert loaded.result.status == "succeeded", loaded.result.status
+    with ctx.db.session() as db:
+        version = datasets.current(db, "service_requests")
+        assert version is not None
+        files = [str(ctx.lake.path(f)) for f in version.files]
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"CREATE VIEW r AS SELECT * FROM read_parquet({_sql_list(files)})")
+    business_calendar(con, dt.date(2022, 12, 1), dt.date(2026, 12, 31))
+
+    hand_times, our_times = [], []
+    hand: Results = {}
+    for _ in range(repeat):
+        hand_times.append(_timed(lambda: hand.update(run_hand(con))))
+        our_times.append(_timed(lambda: measures.compute(ctx, actor)))
+    problems = compare(hand, ours(ctx))
+
+    refresh_times, full_times = [], []
+    refresh_problems: list[str] = []
+    for k in range(repeat):
+        # Each round lands another batch of newer rows, refreshes, then recomputes fully.
+        first = rows + k * append_rows
+        make_parquet(root / "data" / f"requests-{k + 1}.parquet", first, append_rows)
+        appended = ingest.ingest(ctx, actor, "service_requests", recompute=False)
+        assert appended.result.status == "succeeded", appended.result.status
+        with ctx.db.session() as db:
+            plan = ctx.require_plan(db)
+            version = datasets.current(db, "service_requests")
+            assert version is not None
+            files = [str(ctx.lake.path(f)) for f in version.files]
+        ids = measures.for_dataset(plan, "service_requests")
+        since = measures.refresh_from(plan, ids, appended.result.earliest or {})
+        refresh_times.append(_timed(lambda: measures.compute(ctx, actor, ids, since=since)))  # noqa: B023
+        refreshed = ours(ctx)
+        con.execute(f"CREATE OR REPLACE VIEW r AS SELECT * FROM read_parquet({_sql_list(files)})")
+        refresh_problems += compare(run_hand(con), refreshed)
+        full_times.append(_timed(lambda: measures.compute(ctx, actor)))  # every period again
+    ctx.close()
+    con.close()
+    return {
+        "hand": hand_times,
+        "ours": our_times,
+        "refresh": refresh_times,
+        "full_after_append": full_times,
+        "problems": problems + refresh_problems,
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--append", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="civicstat-bench-") as tmp:
+        root = Path(tmp) / "ws"
+        write_workspace(root)
+        make_parquet(root / "data" / "requests-0.parquet", 0, args.rows)
+        result = _in_process(session, str(root), args.repeat, args.append, args.rows)
+    hand, mine = min(result["hand"]), min(result["ours"])
+    report = {
+        "benchmark": "measures",
+        "rows": args.rows,
+        "measures": len(HAND),
+        "hand_sql_seconds": round(hand, 3),
+        "civicstat_seconds": round(mine, 3),
+        "civicstat_first_run_seconds": round(result["ours"][0], 3),
+        "full_ratio": round(mine / hand, 3),
+        "full_target": 1.2,
+        "appended_rows": args.append,
+        "refresh_seconds": round(min(result["refresh"]), 3),
+        "full_after_append_seconds": round(min(result["full_after_append"]), 3),
+        "refresh_share_of_full": round(
+            min(result["refresh"]) / min(result["full_after_append"]), 3
+        ),
+        "refresh_target": 0.1,
+        "results_match_hand_sql": not result["problems"],
+        "mismatches": result["problems"],
+        "peak_mib": result["peak_mib"],
+        "runs": {
+            "hand": [round(s, 3) for s in result["hand"]],
+            "civicstat": [round(s, 3) for s in result["ours"]],
+            "refresh": [round(s, 3) for s in result["refresh"]],
+            "full_after_append": [round(s, 3) for s in result["full_after_append"]],
+        },
+    }
+    print(json.dumps(report, indent=2))
+
+
+def _in_process(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``fn`` in a fresh spawned process (so its peak memory is its own)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+if __name__ == "__main__":
+    main()
