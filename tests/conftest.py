@@ -7,6 +7,7 @@ fails under ``CI=true``: there, a skip would hide a broken promise.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         unavailable(f"shared data folder {SHARED_DATA} not found")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def java() -> str:
+    """The JVM that Spark (PySpark in local mode) runs on."""
+    home = os.environ.get("JAVA_HOME")
+    found = shutil.which("java", path=str(Path(home) / "bin")) if home else shutil.which("java")
+    if found is None:
+        unavailable("Java not found (java on PATH or JAVA_HOME): Spark needs a JVM")
+    assert found is not None
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = ".civicstat"
@@ -25,8 +26,23 @@ class Settings(BaseSettings):
     lake_url: str | None = Field(
         None, description="Lake folder, relative to the workspace or absolute"
     )
-    session_hours: float = Field(8.0, gt=0, description="How long a sign-in lasts")
+    session_hours: float = Field(
+        8.0, gt=0, description="How long a sign-in lasts at most, however active"
+    )
+    session_idle_minutes: float = Field(
+        30.0, gt=0, description="A sign-in ends after this long without a request"
+    )
     cookie_secure: bool = Field(False, description="Send cookies over HTTPS only")
+    lockout_attempts: int = Field(
+        5, ge=1, description="Failed sign-ins in a row that lock an account"
+    )
+    lockout_minutes: float = Field(10.0, gt=0, description="How long a locked account stays locked")
+    env: Literal["development", "production"] = Field(
+        "development", description="production: refuse to start without a strong secret key"
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Key that encrypts stored second-factor secrets (from the environment)"
+    )
 
     @property
     def state_dir(self) -> Path:

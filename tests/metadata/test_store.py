@@ -6,14 +6,15 @@ import datetime as dt
 from pathlib import Path
 
 import yaml
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets, observations
-from civicstat.metadata.db import Database, current_revision, head_revision
+from civicstat.metadata.db import Database, alembic_config, current_revision, head_revision
 from civicstat.metadata.models import (
     AuditEvent,
     Base,
@@ -161,8 +162,32 @@ def test_audit_chain_verifies_and_names_the_first_tampered_record(
         ]
     with db.session() as session:
         assert audit.verify(session) is None
+    # The application's connection may not change a record (triggers refuse it), so the
+    # tamperer first removes the guard, as the database's owner could.
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execute(text("DROP TRIGGER audit_events_no_update"))
+        else:
+            connection.execute(text("DROP TRIGGER audit_events_append_only ON audit_events"))
     with db.write() as session:
         session.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(outcome="denied"))
     with db.session() as session:
         assert audit.verify(session) == ids[2]
+    db.dispose()
+
+
+def test_migration_0003_goes_down_and_up_again(database_url: str) -> None:
+    """Downgrading drops what 0003 added (columns, table, triggers); upgrading restores it."""
+    db = Database(database_url)
+    db.migrate()
+    config = alembic_config(db.engine)
+
+    command.downgrade(config, "0002")
+    assert current_revision(db.engine) == "0002"
+    command.upgrade(config, "head")
+
+    assert current_revision(db.engine) == head_revision(db.engine)
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
     db.dispose()

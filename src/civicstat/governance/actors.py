@@ -26,6 +26,11 @@ class Actor:
     # A token acts only within its scopes ("source:push:calls_911"), never through a role.
     token_id: int | None = None
     scopes: frozenset[str] = frozenset()
+    # Signed in with a second factor (TOTP) as well as a password: needed for restricted data.
+    mfa: bool = False
+    # Access given to this user beyond their role ("dataset:read:calls_911"), by a sharing
+    # agreement or an approved access request, as in force when the actor was resolved.
+    grants: frozenset[str] = frozenset()
 
     @property
     def is_authenticated(self) -> bool:
@@ -40,11 +45,14 @@ ANONYMOUS = Actor("anonymous", "anonymous")
 
 def operator(name: str) -> Actor:
     """Someone at the server's shell running ``civicstat``: they hold the workspace files,
-    so they act as administrator, and the audit log records their OS user name."""
-    return Actor("operator", f"operator:{name}", Role.ADMIN)
+    so they act as administrator, and the audit log records their OS user name.
+
+    Access to the server's shell is itself a stronger factor than a code from a phone, so
+    an operator counts as signed in with a second factor."""
+    return Actor("operator", f"operator:{name}", Role.ADMIN, mfa=True)
 
 
 def system(task: str) -> Actor:
     """CivicStat itself doing derived work, such as recomputing measures after data lands;
     the audit log names the task."""
-    return Actor("operator", f"system:{task}", Role.ADMIN)
+    return Actor("operator", f"system:{task}", Role.ADMIN, mfa=True)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -212,6 +213,14 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(String(128))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Failed sign-ins (password or code) since the last one that worked; at the limit the
+    # account is locked until locked_until.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None]
+    # The TOTP seed, encrypted with the workspace's secret key (governance.secrets.seal),
+    # and the time step of the last code accepted, so that no code is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class WebSession(Base):
@@ -223,11 +232,26 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]  # the absolute limit; idleness is judged by last_seen_at
+    mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SignInChallenge(Base):
+    """A sign-in whose password was right and whose second factor (a code) is awaited."""
+
+    __tablename__ = "sign_in_challenges"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
 
 
 class AuditEvent(Base):
-    """Append-only record of who did what; each row carries the hash of the one before."""
+    """Append-only record of who did what; each row carries the hash of the one before.
+
+    Triggers made by migration 0003 refuse UPDATE and DELETE on this table.
+    """
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -334,3 +358,119 @@ class Document(Base):
     content_type: Mapped[str] = mapped_column(String(200))
     added_by: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MeasureApproval(Base):
+    """A measure's definition approved for publication; a changed definition needs a new one."""
+
+    __tablename__ = "measure_approvals"
+    __table_args__ = (UniqueConstraint("measure_id", "definition_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[str] = mapped_column(String(128))
+    definition_hash: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str] = mapped_column(String(200))
+    approved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccessRequest(Base):
+    """An actor's request to read a dataset; once approved it is a grant until expires_at."""
+
+    __tablename__ = "access_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(String(128), index=True)
+    requested_by: Mapped[str] = mapped_column(String(200), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    days: Mapped[int] = mapped_column(Integer)  # how long the grant lasts once approved
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, denied
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[dt.datetime | None]  # set on approval: decided_at + days
+
+
+class PerformanceAgreement(Base):
+    """One version of a department head's commitments for a period. Once signed it is
+    locked: the service refuses edits, and an amendment is a new version."""
+
+    __tablename__ = "performance_agreements"
+    __table_args__ = (UniqueConstraint("department", "period", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department: Mapped[str] = mapped_column(String(128))
+    period: Mapped[str] = mapped_column(String(32))  # e.g. 2025-01-01/2025-12-31
+    version: Mapped[int] = mapped_column(Integer)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("performance_agreements.id"))
+    content: Mapped[dict[str, Any]]  # commitments, as hashed on signing
+    drafted_by: Mapped[str] = mapped_column(String(200))
+    drafted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+    signed_at: Mapped[dt.datetime | None]
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of canonical JSON
+
+
+class AgreementReview(Base):
+    """A quarterly review note on a signed agreement: appended, never edited."""
+
+    __tablename__ = "agreement_reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("performance_agreements.id"), index=True)
+    quarter: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ObjectiveComment(Base):
+    """An explanation of an objective's status; an edit is a new row that replaces it."""
+
+    __tablename__ = "objective_comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objective_id: Mapped[str] = mapped_column(String(128), index=True)
+    period: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("objective_comments.id"))
+
+
+class ActionItem(Base):
+    """Something someone will do about an objective, by a date; its status is the latest
+    of its ``ActionItemChange`` rows."""
+
+    __tablename__ = "action_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objective_id: Mapped[str] = mapped_column(String(128), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    owner: Mapped[str] = mapped_column(String(150))  # a user name
+    due: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # open, in_progress, done, dropped
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActionItemChange(Base):
+    """Every status an action item has had, with who set it and when."""
+
+    __tablename__ = "action_item_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StatMeeting(Base):
+    """A stat meeting held, with what its agenda was, so the next one can say what changed."""
+
+    __tablename__ = "stat_meetings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    held_on: Mapped[dt.date] = mapped_column(Date)
+    attendees: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # objective id → status at the meeting; action item id → status at the meeting
+    objectives: Mapped[dict[str, Any]]
+    actions: Mapped[dict[str, Any]]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

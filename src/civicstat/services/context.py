@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +15,20 @@ from sqlalchemy.orm import Session
 
 from civicstat.metadata import revisions
 from civicstat.metadata.db import Database
+from civicstat.metadata.models import utcnow
 from civicstat.services.errors import InvalidInput
 from civicstat.settings import Settings
 from civicstat.spec.models import (
+    Agreement,
     Department,
     Goal,
+    Masking,
     Measure,
     Objective,
+    PiiKind,
     PlanPeriod,
     Source,
+    Suppression,
     WorkspaceFile,
 )
 from civicstat.spec.workspace import WORKSPACE_FILE
@@ -41,6 +48,10 @@ class AppliedPlan:
     goals: list[Goal]  # each with its objectives, in plan order
     measures: dict[str, Measure]
     sources: dict[str, Source]
+    # governance.yaml's masking by PII kind (a column's own masking comes first)
+    masking: dict[PiiKind, Masking] = field(default_factory=dict)
+    agreements: dict[str, Agreement] = field(default_factory=dict)  # data sharing agreements
+    suppression: Suppression = field(default_factory=Suppression)  # public outputs' threshold
 
     def objectives(self) -> list[tuple[Goal, Objective]]:
         return [(g, o) for g in self.goals for o in g.objectives]
@@ -64,6 +75,8 @@ class Context:
             settings.warehouse_url or spec.storage.warehouse_url, self.lake.root
         )
         self._plan: AppliedPlan | None = None
+        # What time it is, for decisions that expire (grants, agreements); tests freeze it.
+        self.clock: Callable[[], dt.datetime] = utcnow
         self._plan_lock = threading.Lock()
 
     def migrate(self) -> None:
@@ -128,4 +141,7 @@ def _build_plan(revision_id: int, layout: Body, bodies: dict[tuple[str, str], Bo
         goals=goals,
         measures={k: Measure.model_validate(b) for k, b in of("measure").items()},
         sources={k: Source.model_validate(b) for k, b in of("source").items()},
+        masking={PiiKind(k): Masking(v) for k, v in layout.get("masking", {}).items()},
+        agreements={k: Agreement.model_validate(b) for k, b in of("agreement").items()},
+        suppression=Suppression.model_validate(layout.get("suppression", {})),
     )

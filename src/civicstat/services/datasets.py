@@ -1,19 +1,43 @@
-"""Read curated datasets, governed."""
+"""Read curated datasets, governed: the one door every read of a dataset's rows goes through.
+
+``rows`` checks the permission and the clearance, keeps the rows the actor may see (row
+access), leaves out the columns above their clearance and masks PII, all inside the Ibis
+query; it lets them filter, sort and group only by what they read in clear, and it audits
+what must be audited before any data is read.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import ibis.expr.types as ir
 from pydantic import BaseModel
 
-from civicstat.governance import audit
+from civicstat.governance import audit, masking
 from civicstat.governance.actors import Actor
-from civicstat.governance.permissions import DATASET_READ, Resource, allowed
+from civicstat.governance.audit import Event, Outcome
+from civicstat.governance.columns import ColumnView, visible_columns
+from civicstat.governance.permissions import (
+    DATASET_EXPORT,
+    DATASET_READ,
+    DATASET_UNMASK,
+    Action,
+    Resource,
+    allowed,
+)
+from civicstat.governance.rows import RowScope, row_filter, row_scope
+from civicstat.governance.secrets import secret_key
 from civicstat.metadata import datasets
-from civicstat.services.context import Context
-from civicstat.services.errors import NotFound, PermissionDenied
-from civicstat.spec.models import Classification
+from civicstat.metadata.models import DataVersion
+from civicstat.services import _row_query as query
+from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
+from civicstat.spec.models import Classification, Masking, PiiKind, Source
 
+MAX_LIMIT = query.MAX_LIMIT
 _AUDITED = {Classification.CONFIDENTIAL, Classification.RESTRICTED}
 
 
@@ -24,47 +48,90 @@ class DatasetSummary(BaseModel):
     classification: Classification
     version: int | None
     published_at: dt.datetime | None
-    row_count: int  # counted from the version's files, not copied from the run record
+    row_count: int  # the rows the actor may see, counted from the version's files
+    # The columns the actor reads: name, type, classification, and pii and masking when
+    # the column is masked for them.
     columns: list[dict[str, str]]
 
 
-def describe(ctx: Context, actor: Actor, dataset_id: str) -> DatasetSummary:
-    """A dataset's current version, with its rows counted by the warehouse."""
+class ColumnPublic(BaseModel):
+    name: str
+    type: str
+    classification: Classification | None  # None: not declared, hence restricted
+    pii: PiiKind | None
+    masking: Masking | None  # how it is masked for this reader; None: in clear
+
+
+class RowsPage(BaseModel):
+    dataset: str
+    version: int | None
+    columns: list[ColumnPublic]
+    rows: list[dict[str, Any]]
+    total: int  # rows (or groups) that match, before limit and offset
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class _Readable:
+    plan: AppliedPlan
+    source: Source
+    version: DataVersion | None
+    resource: Resource
+
+
+def _open(ctx: Context, actor: Actor, dataset_id: str, action: Action, event: Event) -> _Readable:
+    """The dataset, once ``actor`` may ``action`` it. A dataset that does not exist is
+    answered like one the actor may not read (an unclassified resource counts as
+    restricted), so its absence tells nothing."""
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         source = plan.source_for_dataset(dataset_id) if plan else None
         version = datasets.current(session, dataset_id) if source else None
-    # A dataset that does not exist is answered like one the actor may not read (an
-    # unclassified resource counts as restricted), so its absence tells nothing.
     resource = Resource(
         "dataset",
         dataset_id,
         source.owner if source else None,
         source.classification if source else None,
     )
-    if source is None and allowed(actor, DATASET_READ, resource):
+    if source is None and allowed(actor, action, resource):
         raise NotFound.of("dataset", dataset_id)
-    if source is None or not allowed(actor, DATASET_READ, resource):
+    if plan is None or source is None or not allowed(actor, action, resource):
         if actor.is_authenticated:
             with ctx.db.write() as session:
-                audit.record(session, actor, "dataset:read", "dataset", dataset_id, "denied")
-        raise PermissionDenied(actor, DATASET_READ, resource)
+                audit.record(session, actor, event, "dataset", dataset_id, Outcome.DENIED)
+        raise PermissionDenied(actor, action, resource)
+    return _Readable(plan, source, version, resource)
+
+
+def _stored_columns(found: _Readable) -> list[dict[str, str]]:
+    if found.version is not None:
+        return list(found.version.columns)
+    return [{"name": c.name, "type": c.type} for c in found.source.columns]
+
+
+def describe(ctx: Context, actor: Actor, dataset_id: str) -> DatasetSummary:
+    """A dataset's current version, with the rows the actor may see counted by the
+    warehouse and the columns they read."""
+    found = _open(ctx, actor, dataset_id, DATASET_READ, Event.DATASET_READ)
+    source, version = found.source, found.version
     if source.classification in _AUDITED:
         with ctx.db.write() as session:
             audit.record(
                 session,
                 actor,
-                "dataset:read",
+                Event.DATASET_READ,
                 "dataset",
                 dataset_id,
                 version=version.version if version else None,
             )
+    views = visible_columns(actor, source, _stored_columns(found), found.plan.masking)
     rows = 0
     if version is not None:
+        scope = row_scope(actor, source, found.plan.departments)
         with ctx.warehouse.session() as table:
-            rows = int(
-                ctx.warehouse.scalar(table(dataset_id, version.version, version.files).count())
-            )
+            visible = row_filter(table(dataset_id, version.version, version.files), scope)
+            rows = int(ctx.warehouse.scalar(visible.count()))
     return DatasetSummary(
         id=dataset_id,
         title=source.title,
@@ -73,5 +140,185 @@ def describe(ctx: Context, actor: Actor, dataset_id: str) -> DatasetSummary:
         version=version.version if version else None,
         published_at=version.created_at if version else None,
         row_count=rows,
-        columns=version.columns if version else [],
+        columns=[_describe_column(v) for v in views],
     )
+
+
+def _describe_column(view: ColumnView) -> dict[str, str]:
+    column = {
+        "name": view.name,
+        "type": view.type,
+        "classification": str(view.classification or "unclassified"),
+    }
+    if view.masking is not None:
+        column |= {"pii": str(view.pii), "masking": str(view.masking)}
+    return column
+
+
+def rows(
+    ctx: Context,
+    actor: Actor,
+    dataset_id: str,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    order: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str]] | None = None,
+    group_by: Sequence[str] = (),
+    unmask: bool = False,
+    export: bool = False,
+) -> RowsPage:
+    """The rows of a dataset that ``actor`` may see, as they may see them.
+
+    ``filters`` keeps rows whose column equals one of the values; ``order`` sorts by
+    columns (``-name``: descending); ``group_by`` counts rows per group instead. Each
+    of them may use only columns the actor reads in clear. ``unmask`` reads PII in clear
+    (``dataset:unmask``: admin or steward, signed in with a second factor), audited.
+    ``export`` is the CSV download (``dataset:export``), audited whatever the data.
+    """
+    action, event = (
+        (DATASET_EXPORT, Event.DATASET_EXPORT) if export else (DATASET_READ, Event.DATASET_READ)
+    )
+    found = _open(ctx, actor, dataset_id, action, event)
+    if unmask and not allowed(actor, DATASET_UNMASK, found.resource):
+        with ctx.db.write() as session:
+            audit.record(
+                session, actor, Event.DATASET_UNMASK, "dataset", dataset_id, Outcome.DENIED
+            )
+        raise Forbidden(
+            "reading personal data in clear (unmask) needs the dataset:unmask permission "
+            "(admin or steward) and a sign-in with a second factor"
+        )
+    query.check_page(limit, offset)
+    source, version = found.source, found.version
+    views = visible_columns(
+        actor, source, _stored_columns(found), found.plan.masking, unmask=unmask
+    )
+    by_name = {v.name: v for v in views}
+    keys = query.order_keys(order)
+    groups = [query.usable(g, by_name, dataset_id, "group").name for g in group_by]
+    for name, _ in keys:
+        if not (groups and name == query.COUNT):
+            query.usable(name, by_name, dataset_id, "sort")
+            if groups and name not in groups:
+                raise InvalidInput(f"cannot sort by {name!r}: a grouped read sorts by its groups")
+    if query.COUNT in groups:
+        raise InvalidInput(f"cannot group by {query.COUNT!r}: the name of the groups' count")
+    for name in filters or {}:
+        query.usable(name, by_name, dataset_id, "filter")
+    if not keys:  # a stable order, so that pages follow on from each other
+        stable = groups or [k for k in source.load.key if k in by_name and by_name[k].clear]
+        keys = [(name, False) for name in stable]
+    scope = row_scope(actor, source, found.plan.departments)
+    _audit_read(ctx, actor, found, views, scope, export, unmask, filters, keys, groups)
+
+    count = ColumnPublic(
+        name=query.COUNT, type="integer", classification=None, pii=None, masking=None
+    )
+    columns = (
+        [*(ColumnPublic(**_public(by_name[g])) for g in groups), count]
+        if groups
+        else [ColumnPublic(**_public(v)) for v in views]
+    )
+    if version is None:
+        return RowsPage(
+            dataset=dataset_id, version=None, columns=columns, rows=[], total=0,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+    with ctx.warehouse.session() as table:
+        base = row_filter(table(dataset_id, version.version, version.files), scope)
+        base = query.filtered(base, filters or {}, by_name, dataset_id)
+        key = _hash_key(ctx, views)
+        seen = base.select(
+            **{v.name: _read_as(base[v.name], v, key) for v in views}
+        )  # the masked columns are computed here, in the engine
+        if groups:
+            seen = seen.group_by(groups).aggregate(**{query.COUNT: seen.count()})
+        total = int(ctx.warehouse.scalar(seen.count()))
+        page = query.ordered(seen, keys).limit(limit, offset=offset)
+        result = ctx.warehouse.execute(page).to_pylist()
+    return RowsPage(
+        dataset=dataset_id,
+        version=version.version,
+        columns=columns,
+        rows=[{k: query.plain(v) for k, v in row.items()} for row in result],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def export_csv(ctx: Context, actor: Actor, dataset_id: str, **options: Any) -> str:
+    """The rows ``rows`` gives (as ``dataset:export``), as CSV that a spreadsheet opens
+    without running any cell as a formula."""
+    options.setdefault("limit", MAX_LIMIT)
+    page = rows(ctx, actor, dataset_id, export=True, **options)
+    return query.to_csv([c.name for c in page.columns], page.rows)
+
+
+def _public(view: ColumnView) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "type": view.type,
+        "classification": view.classification,
+        "pii": view.pii,
+        "masking": view.masking,
+    }
+
+
+def _read_as(value: ir.Value, view: ColumnView, key: masking.KeyInQuery | None) -> ir.Value:
+    if view.masking is None or view.declared is None:
+        return value
+    return masking.masked(value, view.declared, view.masking, key)
+
+
+def _hash_key(ctx: Context, views: list[ColumnView]) -> masking.KeyInQuery | None:
+    """The hash keys for the query, when a column is hashed: as engine variables, so that
+    the query's text (which an engine may log) does not carry them."""
+    if not any(v.masking is Masking.HASH for v in views):
+        return None
+    key = masking.hash_key(secret_key(ctx.settings))
+    if ctx.warehouse.set_variables(
+        {masking.INNER_VARIABLE: key.inner, masking.OUTER_VARIABLE: key.outer}
+    ):
+        return masking.KeyInQuery.variables()
+    return masking.KeyInQuery.literals(key)
+
+
+def _audit_read(
+    ctx: Context,
+    actor: Actor,
+    found: _Readable,
+    views: list[ColumnView],
+    scope: RowScope,
+    export: bool,
+    unmask: bool,
+    filters: Mapping[str, Sequence[str]] | None,
+    keys: list[tuple[str, bool]],
+    groups: list[str],
+) -> None:
+    """Record the read before any data is read: an export always, a read when the dataset
+    or a column it returns is confidential or restricted, an unmask always. Names of
+    columns only, never values."""
+    sensitive = found.source.classification in _AUDITED or any(
+        (v.classification or Classification.RESTRICTED) in _AUDITED for v in views
+    )
+    if not (export or sensitive or unmask):
+        return
+    detail: dict[str, Any] = {
+        "version": found.version.version if found.version else None,
+        "columns": [v.name for v in views],
+        "masked": [v.name for v in views if not v.clear],
+        "rows": "all" if scope.everything else f"by {scope.column}",
+        "filters": sorted(filters or {}),
+        "order": [n for n, _ in keys],
+        "group_by": groups,
+    }
+    dataset_id = found.resource.id
+    with ctx.db.write() as session:
+        if unmask:
+            pii = [v.name for v in views if v.pii is not None]
+            audit.record(session, actor, Event.DATASET_UNMASK, "dataset", dataset_id, columns=pii)
+        if export or sensitive:
+            event = Event.DATASET_EXPORT if export else Event.DATASET_READ
+            audit.record(session, actor, event, "dataset", dataset_id, **detail)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from civicstat.governance.permissions import PermissionDenied
 
-__all__ = ["InvalidInput", "NotFound", "PermissionDenied", "ServiceError"]
+__all__ = ["Forbidden", "InvalidInput", "NotFound", "PermissionDenied", "ServiceError"]
 
 
 class ServiceError(Exception):
@@ -22,3 +22,8 @@ class NotFound(ServiceError):
 
 class InvalidInput(ServiceError):
     """The request cannot be carried out as asked; the message says why."""
+
+
+class Forbidden(ServiceError):
+    """The actor sees the object but may not do this to it (unmask it, say); the message
+    says what is missing. Never for an object they may not see: that is NotFound."""

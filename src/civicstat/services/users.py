@@ -1,31 +1,58 @@
-"""Users, sign-in and browser sessions."""
+"""User accounts: add, list, change role, disable and enable, enrol a second factor.
+
+Sessions read the user afresh on every request (``services.sessions``), so a change made
+here takes effect on the user's next request.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from civicstat.governance import audit
+from civicstat.governance import audit, secrets, totp
 from civicstat.governance.actors import Actor, Role
-from civicstat.governance.passwords import hash_password, verify_password
+from civicstat.governance.audit import Event
+from civicstat.governance.passwords import hash_password
 from civicstat.governance.permissions import USER_MANAGE, Resource, require
-from civicstat.metadata.models import User, WebSession, utcnow
+from civicstat.metadata.models import SignInChallenge, User, WebSession, utcnow
+from civicstat.services.audit import require_recorded
 from civicstat.services.context import Context
-from civicstat.services.errors import InvalidInput
+from civicstat.services.errors import InvalidInput, NotFound
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
-_SEEN_EVERY = dt.timedelta(minutes=1)
+TOTP_PURPOSE = "totp"
+ISSUER = "CivicStat"
 
 
 @dataclass(frozen=True)
-class SignedIn:
-    actor: Actor
-    csrf_token: str
+class UserInfo:
+    """What an administrator may see of an account: never a hash or a secret."""
+
+    username: str
+    display_name: str
+    role: Role
+    department: str | None
+    active: bool
+    second_factor: bool
+    locked_until: dt.datetime | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """Shown once, to hand to the user; only the encrypted seed is stored."""
+
+    username: str
+    secret: str  # base32, for typing into an authenticator app
+    uri: str  # otpauth:// URI, for a QR code
+
+    def __repr__(self) -> str:
+        return f"TotpEnrolment(username={self.username!r}, secret=<hidden>, uri=<hidden>)"
 
 
 def add_user(
@@ -59,83 +86,113 @@ def add_user(
         session.add(user)
         session.flush()
         audit.record(
-            session, actor, "user:add", "user", username, role=role.value, department=department
+            session, actor, Event.USER_ADD, "user", username, role=role.value, department=department
         )
-        return _actor(user)
+        return actor_of(user)
 
 
-def authenticate(ctx: Context, username: str, password: str) -> Actor | None:
-    """The user if the password is right; the same work is done for unknown names."""
-    username = username.strip().lower()
-    with ctx.db.write() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        ok = verify_password(user.password_hash if user else None, password)
-        if user is None or not ok or not user.is_active:
-            audit.record(
-                session,
-                Actor("anonymous", "anonymous"),
-                "auth:sign-in",
-                "user",
-                username[:150],
-                "failed",
-            )
-            return None
-        actor = _actor(user)
-        audit.record(session, actor, "auth:sign-in", "user", username)
-        return actor
-
-
-def open_session(ctx: Context, actor: Actor) -> tuple[str, SignedIn]:
-    """A new random session token (only its hash is stored) and a CSRF token for forms."""
-    if actor.user_id is None:
-        raise InvalidInput("only users have browser sessions")
-    token = secrets.token_urlsafe(32)
-    csrf = secrets.token_urlsafe(32)
-    now = utcnow()
-    with ctx.db.write() as session:
-        session.add(
-            WebSession(
-                token_hash=_hash(token),
-                user_id=actor.user_id,
-                csrf_token=csrf,
-                created_at=now,
-                last_seen_at=now,
-                expires_at=now + dt.timedelta(hours=ctx.settings.session_hours),
-            )
-        )
-    return token, SignedIn(actor, csrf)
-
-
-def resume_session(ctx: Context, token: str) -> SignedIn | None:
-    """The signed-in user behind a session cookie, read fresh from the store every time."""
-    now = utcnow()
+def list_users(ctx: Context, actor: Actor) -> list[UserInfo]:
+    require(actor, USER_MANAGE, Resource("user", "*"))
     with ctx.db.session() as session:
-        row = session.get(WebSession, _hash(token))
-        if row is None or row.expires_at <= now:
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or not user.is_active:
-            return None
-        signed_in = SignedIn(_actor(user), row.csrf_token)
-        stale = now - row.last_seen_at > _SEEN_EVERY
-    if stale:
-        with ctx.db.write() as session:
-            found = session.get(WebSession, _hash(token))
-            if found is not None:
-                found.last_seen_at = now
-    return signed_in
+        rows: Sequence[User] = session.scalars(select(User).order_by(User.username)).all()
+        return [_info(user) for user in rows]
 
 
-def close_session(ctx: Context, token: str) -> None:
+def set_role(ctx: Context, actor: Actor, username: str, role: Role) -> UserInfo:
+    """Change a user's role; their open sessions act with the new role from the next request."""
+    _may_manage(ctx, actor, username, Event.ROLE_CHANGE)
     with ctx.db.write() as session:
-        row = session.get(WebSession, _hash(token))
-        if row is not None:
-            session.delete(row)
+        user = _find(session, username)
+        before = user.role
+        user.role = role.value
+        audit.record(
+            session,
+            actor,
+            Event.ROLE_CHANGE,
+            "user",
+            user.username,
+            before=before,
+            after=role.value,
+        )
+        return _info(user)
 
 
-def _actor(user: User) -> Actor:
-    return Actor("user", user.username, Role(user.role), user.department, user.id)
+def disable(ctx: Context, actor: Actor, username: str) -> UserInfo:
+    """Stop a user from signing in; their open sessions end at once."""
+    _may_manage(ctx, actor, username, Event.USER_DISABLE)
+    with ctx.db.write() as session:
+        user = _find(session, username)
+        user.is_active = False
+        ended = _end_sessions(session, user.id)
+        audit.record(session, actor, Event.USER_DISABLE, "user", user.username, sessions=ended)
+        return _info(user)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def enable(ctx: Context, actor: Actor, username: str) -> UserInfo:
+    """Let a disabled user sign in again; also lifts a lockout."""
+    _may_manage(ctx, actor, username, Event.USER_ENABLE)
+    with ctx.db.write() as session:
+        user = _find(session, username)
+        user.is_active = True
+        user.failed_sign_ins = 0
+        user.locked_until = None
+        audit.record(session, actor, Event.USER_ENABLE, "user", user.username)
+        return _info(user)
+
+
+def enroll_totp(ctx: Context, actor: Actor, username: str) -> TotpEnrolment:
+    """Give a user a new TOTP seed (replacing any old one): from their next sign-in they
+    are asked for a code. The seed is returned once and stored only encrypted."""
+    _may_manage(ctx, actor, username, Event.TOTP_ENROLL)
+    key = secrets.secret_key(ctx.settings)
+    seed = totp.new_secret()
+    with ctx.db.write() as session:
+        user = _find(session, username)
+        user.totp_secret = secrets.seal(key, TOTP_PURPOSE, seed, bound_to=str(user.id))
+        user.totp_last_step = None
+        # Sessions opened without the new factor end: the next sign-in asks for a code.
+        ended = _end_sessions(session, user.id)
+        audit.record(session, actor, Event.TOTP_ENROLL, "user", user.username, sessions=ended)
+        name = user.username
+    return TotpEnrolment(name, totp.to_base32(seed), totp.provisioning_uri(seed, name, ISSUER))
+
+
+def actor_of(user: User, mfa: bool = False) -> Actor:
+    return Actor("user", user.username, Role(user.role), user.department, user.id, mfa=mfa)
+
+
+def _may_manage(ctx: Context, actor: Actor, username: str, event: Event) -> None:
+    """May ``actor`` change this account? A refusal is audited as the attempted event."""
+    resource = Resource("user", username.strip().lower()[:150])
+    require_recorded(ctx, actor, USER_MANAGE, resource, event)
+
+
+def _find(session: Session, username: str) -> User:
+    name = username.strip().lower()
+    user = session.scalar(select(User).where(User.username == name).with_for_update())
+    if user is None:
+        raise NotFound.of("user", name)
+    return user
+
+
+def _end_sessions(session: Session, user_id: int) -> int:
+    session.execute(delete(SignInChallenge).where(SignInChallenge.user_id == user_id))
+    rows = session.scalars(select(WebSession).where(WebSession.user_id == user_id)).all()
+    for row in rows:
+        session.delete(row)
+    return len(rows)
+
+
+def _info(user: User) -> UserInfo:
+    now = utcnow()
+    locked = user.locked_until if user.locked_until and user.locked_until > now else None
+    return UserInfo(
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        department=user.department,
+        active=user.is_active,
+        second_factor=user.totp_secret is not None,
+        locked_until=locked,
+        created_at=user.created_at,
+    )

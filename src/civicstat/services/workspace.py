@@ -9,6 +9,7 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import WORKSPACE_APPLY, Resource, require
 from civicstat.metadata import revisions
 from civicstat.metadata.revisions import ApplyResult
+from civicstat.services import policy
 from civicstat.services.context import Context
 from civicstat.spec.validate import load_workspace
 from civicstat.spec.workspace import Workspace
@@ -24,6 +25,8 @@ def apply(ctx: Context, actor: Actor, root: Path | None = None) -> ApplyResult:
     workspace = load_workspace(root or ctx.root)
     require(actor, WORKSPACE_APPLY, Resource("workspace", workspace.settings.name))
     with ctx.db.write() as session:
+        previous = revisions.latest(session)
+        previous_layout = previous.layout if previous is not None else None
         result = revisions.apply(
             session,
             workspace.spec_objects(),
@@ -41,4 +44,5 @@ def apply(ctx: Context, actor: Actor, root: Path | None = None) -> ApplyResult:
                 content_hash=workspace.content_hash(),
                 summary=result.revision.summary,
             )
+        policy.record_apply(session, actor, workspace, result, previous_layout)
     return result

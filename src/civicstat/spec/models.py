@@ -5,8 +5,8 @@ A workspace is a folder (it can live in git):
     civicstat.yaml      WorkspaceFile   name, timezone, fiscal year, storage
     plan.yaml           PlanFile        plan period, goals → objectives (KPOs) with targets
     measures/*.yaml     Measure         how each KPI is computed from a dataset
-    sources/*.yaml      Source          connector, schema, schedule, classification
-    governance.yaml     GovernanceFile  departments, suppression threshold
+    sources/*.yaml      Source          connector, schema, schedule, classification, PII
+    governance.yaml     GovernanceFile  departments, suppression threshold, masking, agreements
 
 Every model forbids unknown keys, so a typo is an error with a "did you mean".
 Cross-file references (objective → measure, measure → dataset and columns,
@@ -29,9 +29,11 @@ from pydantic import (
     model_validator,
 )
 
+from civicstat.domain.calendars import BusinessCalendar
 from civicstat.domain.periods import Grain
-from civicstat.domain.targets import Direction
+from civicstat.domain.targets import Direction, PeriodTargets, TargetSchedule
 from civicstat.domain.targets import Target as DomainTarget
+from civicstat.domain.targets import Trajectory as DomainTrajectory
 
 Slug = Annotated[
     str,
@@ -76,6 +78,11 @@ class HolidayCalendar(SpecModel):
     country: str = Field(description="ISO 3166 country code understood by the holidays package")
     subdivision: str | None = Field(None, description="State or province code, e.g. VA")
 
+    @model_validator(mode="after")
+    def _known(self) -> HolidayCalendar:
+        BusinessCalendar(self.country, self.subdivision)  # ValueError names what is unknown
+        return self
+
 
 class Network(SpecModel):
     """Outbound fetches refuse private, loopback and link-local addresses (SSRF guard)
@@ -118,6 +125,28 @@ class Classification(StrEnum):
     RESTRICTED = "restricted"
 
 
+class PiiKind(StrEnum):
+    """What kind of personal data a column holds; it decides the column's default masking."""
+
+    NAME = "name"
+    ADDRESS = "address"
+    PHONE = "phone"
+    EMAIL = "email"
+    DATE_OF_BIRTH = "date_of_birth"
+    IDENTIFIER = "identifier"  # a person's id: case, licence, account, plate, SSN
+    FREE_TEXT = "free_text"  # narratives and notes, which may name anyone
+    OTHER = "other"
+
+
+class Masking(StrEnum):
+    """How a PII column reads for someone who does not unmask it."""
+
+    REDACT = "redact"  # a constant
+    HASH = "hash"  # a keyed hash: equal values stay equal, the value cannot be looked up
+    GENERALISE = "generalise"  # a date to its month, an address to its hundred block
+    DROP = "drop"  # the column is left out
+
+
 class Department(SpecModel):
     id: Slug
     title: str
@@ -128,9 +157,64 @@ class Suppression(SpecModel):
     k: int = Field(11, ge=1, description="Smallest count published in a public cell")
 
 
+class Party(SpecModel):
+    """One side of a sharing agreement: a department of the city, or an outside body."""
+
+    department: Slug | None = Field(
+        None, description="A department id: its members (and sub-departments') get access"
+    )
+    external: str | None = Field(
+        None,
+        min_length=1,
+        description="An organisation outside the city, by name: recorded, given no accounts",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Party:
+        if (self.department is None) == (self.external is None):
+            raise ValueError("a party is either a 'department' or an 'external' body, not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.department or self.external or ""
+
+
+class Agreement(SpecModel):
+    """A data sharing agreement: which parties may read which datasets, why, on what legal
+    basis, from when and until when, and who approved it. Access it gives ends after
+    ``expires`` (in the workspace's time zone)."""
+
+    id: Slug
+    title: str
+    parties: list[Party] = Field(min_length=1)
+    datasets: list[Slug] = Field(min_length=1, description="Datasets the parties may read")
+    purpose: str = Field(min_length=1, description="What the data may be used for")
+    legal_basis: str = Field(min_length=1, description="Law, ordinance or contract allowing it")
+    start: dt.date = Field(description="First day the agreement gives access")
+    expires: dt.date = Field(description="Last day the agreement gives access")
+    approver: str = Field(min_length=1, description="Who approved it (name and role)")
+
+    @model_validator(mode="after")
+    def _expires_after_start(self) -> Agreement:
+        if self.expires < self.start:
+            raise ValueError("an agreement cannot expire before it starts")
+        return self
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.start <= day <= self.expires
+
+
 class GovernanceFile(SpecModel):
     departments: list[Department] = Field(min_length=1)
     suppression: Suppression = Suppression()
+    agreements: list[Agreement] = Field(
+        default_factory=list, description="Data sharing agreements in force or on record"
+    )
+    masking: dict[PiiKind, Masking] = Field(
+        default_factory=dict,
+        description="Masking of each PII kind, for columns that do not set their own",
+    )
 
 
 # --- sources/*.yaml ---------------------------------------------------------------------
@@ -151,6 +235,45 @@ class Column(SpecModel):
     classification: Classification | None = Field(
         None, description="Overrides the source's classification for this column"
     )
+    pii: PiiKind | None = Field(None, description="The kind of personal data the column holds")
+    masking: Masking | None = Field(
+        None,
+        description="How the column reads unless unmasked; default: governance.yaml's "
+        "masking for its pii kind",
+    )
+    timezone: str | None = Field(
+        None,
+        description="timestamp: IANA time zone the source writes the values in, e.g. UTC; "
+        "they are stored as the workspace's local time",
+    )
+
+    @model_validator(mode="after")
+    def _masking_of_pii(self) -> Column:
+        if self.masking is not None and self.pii is None:
+            raise ValueError("masking applies to PII columns: say which kind with pii")
+        if self.masking is Masking.GENERALISE and not self.can_generalise:
+            raise ValueError(
+                "masking 'generalise' needs a date or timestamp column (to its month) or a "
+                "string column with pii: address (to its block)"
+            )
+        return self
+
+    @property
+    def can_generalise(self) -> bool:
+        return self.type in ("date", "timestamp") or (
+            self.type == "string" and self.pii is PiiKind.ADDRESS
+        )
+
+    @model_validator(mode="after")
+    def _timezone_of_a_timestamp(self) -> Column:
+        if self.timezone is not None:
+            if self.type != "timestamp":
+                raise ValueError(f"timezone applies to timestamp columns, not {self.type}")
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        return self
 
     def source_names(self) -> list[str]:
         """The names this column may have in a payload, in order of preference."""
@@ -324,6 +447,18 @@ QualityCheck = Annotated[
 ]
 
 
+class RowAccess(SpecModel):
+    """Which rows of a dataset a reader sees: those whose ``column`` names their department
+    (or one under it), or, with ``by: user``, their own user name."""
+
+    column: ColumnName = Field(description="Declared column naming the row's department or user")
+    by: Literal["department", "user"] = Field(
+        "department",
+        description="department: the reader's department and those under it; "
+        "user: the reader's user name",
+    )
+
+
 class Retention(SpecModel):
     raw_days: int = Field(
         ge=1, description="Raw payloads older than this are deleted by 'civicstat lake prune'"
@@ -354,6 +489,15 @@ class Source(SpecModel):
         default_factory=list, description="Checks a new version must pass before it is published"
     )
     retention: Retention | None = Field(None, description="How long raw payloads are kept")
+    row_access: RowAccess | None = Field(
+        None, description="Rows readers see by their department or user; default: every row"
+    )
+    stale_after_hours: float | None = Field(
+        None,
+        gt=0,
+        description="Hours after the last successful pull when the data counts as stale: "
+        "measures over it then show the status 'stale', never on target",
+    )
 
     @property
     def dataset_id(self) -> str:
@@ -366,30 +510,170 @@ class Source(SpecModel):
 # --- measures/*.yaml --------------------------------------------------------------------
 
 
+MeasureUnit = Literal[
+    "percent", "count", "number", "currency", "rate",
+    "seconds", "minutes", "hours", "days", "business_days",
+]  # fmt: skip
+DURATION_UNITS = ("seconds", "minutes", "hours", "days", "business_days")
+
+
+class Population(SpecModel):
+    """A rate's denominator read from a dataset: for each period, the row whose ``time`` is
+    the latest at or before the period's start (the earliest row when none is)."""
+
+    dataset: Slug
+    value: ColumnName = Field(description="Column holding the population (or other base)")
+    time: ColumnName | None = Field(
+        None, description="Date, timestamp or year column saying when the value applies"
+    )
+    match: list[ColumnName] = Field(
+        default_factory=list,
+        description="Breakdown columns the population table also has, matched by name",
+    )
+
+
+class Window(SpecModel):
+    """Aggregate over more than one period: a trailing window or a period to date."""
+
+    trailing: int | None = Field(
+        None, ge=1, le=120, description="Number of periods, ending with each period (rolling)"
+    )
+    to_date: Literal["month", "quarter", "year", "fiscal_quarter", "fiscal_year"] | None = Field(
+        None, description="From the start of the enclosing month, quarter or (fiscal) year"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Window:
+        if (self.trailing is None) == (self.to_date is None):
+            raise ValueError("a window is either 'trailing' or 'to_date', exactly one of them")
+        return self
+
+
 class Measure(SpecModel):
+    """How one KPI is computed. Which fields apply depends on ``kind``; ``civicstat
+    validate`` names any field a kind needs but lacks, or does not use."""
+
     id: Slug
     title: str
     description: str | None = None
-    dataset: Slug
-    kind: Literal["share"] = Field(description="How the value is computed")
-    condition: str = Field(description="SQL condition a row must meet to count in the numerator")
-    filter: str | None = Field(None, description="SQL condition selecting the rows counted at all")
-    time: ColumnName = Field(description="Timestamp or date column that places a row in a period")
+    kind: str = Field(
+        description="count, distinct_count, sum, mean, median, percentile, share, ratio, "
+        "rate, duration, backlog, cumulative, derived, latest, or a plugin's kind"
+    )
+    dataset: Slug | None = Field(None, description="Dataset the rows come from")
+    time: ColumnName | None = Field(
+        None, description="Timestamp or date column that places a row in a period"
+    )
     grain: Grain = Grain.MONTH
+    filter: str | None = Field(None, description="SQL condition selecting the rows counted at all")
+    condition: str | None = Field(
+        None, description="share: SQL condition a row must meet to count in the numerator"
+    )
+    value: str | None = Field(
+        None,
+        description="SQL expression aggregated by sum, mean, median, percentile, "
+        "distinct_count and latest",
+    )
+    percentile: float | None = Field(
+        None, gt=0, lt=100, description="percentile (and duration with statistic percentile): p"
+    )
+    start: ColumnName | None = Field(
+        None, description="duration: the starting timestamp; backlog: when an item was opened"
+    )
+    end: ColumnName | None = Field(
+        None, description="duration: the ending timestamp; backlog: when it was closed"
+    )
+    statistic: Literal["median", "mean", "percentile"] | None = Field(
+        None, description="duration: how durations are summarised (default median)"
+    )
+    aging: list[int] = Field(
+        default_factory=list,
+        max_length=12,
+        description="backlog: upper bounds in days of the aging buckets, ascending",
+    )
+    per: float | None = Field(None, gt=0, description="rate: per how many, e.g. 100000")
+    population: float | Population | None = Field(
+        None, description="rate: the denominator, a number or a dataset by period"
+    )
+    numerator: Slug | None = Field(None, description="ratio: measure divided")
+    denominator: Slug | None = Field(None, description="ratio: measure dividing")
+    inputs: dict[str, Slug] = Field(
+        default_factory=dict, description="derived: names for the measures the expression uses"
+    )
+    expression: str | None = Field(
+        None, description="derived: arithmetic over the inputs' names, e.g. (a - b) / a * 100"
+    )
+    of: Slug | None = Field(None, description="cumulative: the measure accumulated")
+    reset: Literal["year", "fiscal_year"] | None = Field(
+        None, description="cumulative: start again each calendar or fiscal year (default year)"
+    )
+    window: Window | None = Field(
+        None, description="Aggregate each period over a trailing window or period to date"
+    )
     breakdowns: list[ColumnName] = Field(default_factory=list, max_length=4)
-    unit: Literal["percent"] = "percent"
+    unit: MeasureUnit | None = Field(
+        None, description="Unit of the value; default from the kind (share: percent)"
+    )
 
 
 # --- plan.yaml --------------------------------------------------------------------------
 
 
-class Target(SpecModel):
+class TrajectoryPoint(SpecModel):
+    date: dt.date
     value: float = Field(allow_inf_nan=False)
+
+
+class Trajectory(SpecModel):
+    """A target moving in a straight line from a baseline to a goal by a date."""
+
+    baseline: TrajectoryPoint
+    goal: TrajectoryPoint
+
+    @model_validator(mode="after")
+    def _goal_after_baseline(self) -> Trajectory:
+        if self.goal.date <= self.baseline.date:
+            raise ValueError("the goal's date must be after the baseline's")
+        return self
+
+
+class Target(SpecModel):
+    """What counts as on target: exactly one of a fixed ``value``, ``by_period`` values or
+    a ``trajectory``; which way is better; and a warning band in the measure's unit."""
+
+    value: float | None = Field(None, allow_inf_nan=False)
+    by_period: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+        None, description="Target per period label, e.g. {2025-Q1: 85, 2025-Q2: 88}"
+    )
+    trajectory: Trajectory | None = None
     direction: Direction
     warning_band: float = Field(0.0, ge=0, allow_inf_nan=False)
 
-    def to_domain(self) -> DomainTarget:
-        return DomainTarget(self.value, self.direction, self.warning_band)
+    @model_validator(mode="after")
+    def _one_kind(self) -> Target:
+        given = [f for f in ("value", "by_period", "trajectory") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a target has exactly one of 'value', 'by_period' or 'trajectory'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def to_domain(self) -> TargetSchedule:
+        if self.value is not None:
+            return DomainTarget(self.value, self.direction, self.warning_band)
+        if self.by_period is not None:
+            return PeriodTargets(self.by_period, self.direction, self.warning_band)
+        assert self.trajectory is not None
+        line = self.trajectory
+        return DomainTrajectory(
+            line.baseline.date,
+            line.baseline.value,
+            line.goal.date,
+            line.goal.value,
+            self.direction,
+            self.warning_band,
+        )
 
 
 class Objective(SpecModel):

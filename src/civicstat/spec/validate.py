@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from civicstat.connectors import registry
-from civicstat.metrics import expressions
+from civicstat.metrics import expressions, kinds
+from civicstat.spec import _governance, _measures
 from civicstat.spec._errors import hint, lower_first, model_issues, what
 from civicstat.spec.models import (
     GovernanceFile,
@@ -141,10 +142,13 @@ class _Validator:
         for source in sources:
             self.check_source(source)
             self.check_quality(source)
+            for loc, message in _governance.source_problems(source.data):
+                self.at(source, loc, message)
         departments = self.check_departments(governance)
         datasets = self.check_sources(sources, departments)
         measure_ids = self.check_measures(measures, datasets)
         self.check_plan(plan, departments, measure_ids)
+        self.check_agreements(governance, departments, datasets)
         issues = sorted(self.issues)
         if issues:
             return None, issues
@@ -280,26 +284,33 @@ class _Validator:
 
     def check_measures(self, measures: list[_File], datasets: dict[str, _File]) -> set[str]:
         ids = self.unique("measure", [(m, ("id",)) for m in measures])
+        by_id = {str(m.data.get("id")): m.data for m in measures}
+        columns_of = {name: _columns(source) for name, source in datasets.items()}
         for measure in measures:
             data = measure.data
-            self.reference(measure, ("dataset",), "dataset", datasets, "not loaded by any source")
+            problems = list(_measures.kind_problems(data))
+            problems += _measures.reference_problems(data, by_id)
+            problems += _measures.population_problems(data, columns_of)
+            kind = kinds.available().get(str(data.get("kind")))
+            if kind is not None and isinstance(measure.model, Measure):
+                problems += [((f,), message) for f, message in kind.problems(measure.model)]
+            if "dataset" in data:
+                self.reference(
+                    measure, ("dataset",), "dataset", datasets, "not loaded by any source"
+                )
             dataset = data.get("dataset")
-            if not isinstance(dataset, str) or dataset not in datasets:
-                continue
-            columns = _columns(datasets[dataset])
-            time = data.get("time")
-            self.column(measure, ("time",), dataset, columns)
-            if isinstance(time, str) and columns.get(time) not in (None, *_TIME_TYPES):
-                message = f"time column {time!r} is {columns[time]}; it must be a date or timestamp"
-                self.at(measure, ("time",), message)
-            breakdowns = data.get("breakdowns")
-            for index in range(len(breakdowns) if isinstance(breakdowns, list) else 0):
-                self.column(measure, ("breakdowns", index), dataset, columns)
-            for name in ("condition", "filter"):
-                sql = data.get(name)
-                if isinstance(sql, str):
-                    for problem in expressions.check(sql, columns):
-                        self.at(measure, (name,), f"{name}: {problem}")
+            if isinstance(dataset, str) and dataset in datasets:
+                problems += _measures.column_problems(data, dataset, columns_of[dataset])
+                problems += _governance.breakdown_problems(data, datasets[dataset].data)
+            for loc, message in problems:
+                self.at(measure, loc, message)
+        if (circle := _measures.cycle(by_id)) is not None:
+            first = next(m for m in measures if m.data.get("id") == circle[0])
+            self.at(
+                first,
+                ("id",),
+                f"measures are built from each other in a circle: {' -> '.join(circle)}",
+            )
         return set(ids)
 
     def check_plan(self, plan: _File | None, departments: set[str], measures: set[str]) -> None:
@@ -319,6 +330,23 @@ class _Validator:
         if period.end <= period.start:
             message = f"plan period must end after it starts ({period.start} to {period.end})"
             self.at(plan, ("period", "end"), message)
+
+    def check_agreements(
+        self, governance: _File | None, departments: set[str], datasets: dict[str, _File]
+    ) -> None:
+        """Unique agreement ids; parties are known departments, datasets are loaded."""
+        if governance is None:
+            return
+        agreements = _items(governance, "agreements")
+        self.unique("agreement", [(governance, (*loc, "id")) for loc in agreements])
+        for loc in agreements:
+            for party in _items(governance, (*loc, "parties")):
+                where = (*party, "department")
+                self.reference(governance, where, "department", departments, _IN_GOVERNANCE)
+            named = _get(governance, (*loc, "datasets"))
+            for index in range(len(named) if isinstance(named, list) else 0):
+                where = (*loc, "datasets", index)
+                self.reference(governance, where, "dataset", datasets, "not loaded by any source")
 
     # --- helpers ----------------------------------------------------------------------
 

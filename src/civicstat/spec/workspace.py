@@ -101,17 +101,21 @@ class Workspace:
             objects += [_object("objective", o.id, o.title, o) for o in goal.objectives]
         objects += [_object("measure", m.id, m.title, m) for m in self.measures.values()]
         objects += [_object("source", s.id, s.title, s) for s in self.sources.values()]
+        objects += [_object("agreement", a.id, a.title, a) for a in self.governance.agreements]
         return sorted(objects, key=lambda o: (o.kind, o.key))
 
     def layout(self) -> dict[str, Any]:
         """What the objects alone do not say: the plan's title, period and order."""
-        return {
+        layout: dict[str, Any] = {
             "plan": self.plan.model_dump(mode="json", include={"title", "period"}),
             "goals": [
                 {"id": g.id, "objectives": [o.id for o in g.objectives]} for g in self.plan.goals
             ],
             "suppression": self.governance.suppression.model_dump(mode="json"),
         }
+        if self.governance.masking:  # absent when unset: older revisions keep their hash
+            layout["masking"] = {str(k): str(v) for k, v in self.governance.masking.items()}
+        return layout
 
     def content_hash(self) -> str:
         """Hash of the whole workspace spec: unchanged files give an unchanged hash."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Annotated
 
-from civicstat.services import datasets, plan
+from fastapi import APIRouter, Query
+
+from civicstat.services import datasets, plan, series
 from civicstat.services.datasets import DatasetSummary
 from civicstat.services.plan import PlanView
-from civicstat.web.api import push
+from civicstat.web.api import inventory, push, rows
 from civicstat.web.deps import Ctx, CurrentActor
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 router.include_router(push.router)
+router.include_router(rows.router)
+router.include_router(inventory.router)
 
 
 @router.get("/plan", response_model=PlanView)
@@ -24,3 +29,29 @@ def get_plan(ctx: Ctx, actor: CurrentActor) -> PlanView:
 def get_dataset(dataset_id: str, ctx: Ctx, actor: CurrentActor) -> DatasetSummary:
     """A dataset's current version, with its rows counted from the published files."""
     return datasets.describe(ctx, actor, dataset_id)
+
+
+@router.get("/measures/{measure_id}/series", response_model=series.Series)
+def get_series(
+    measure_id: str,
+    ctx: Ctx,
+    actor: CurrentActor,
+    slice_key: Annotated[
+        str, Query(alias="slice", max_length=500, description="Slice key, e.g. district=North")
+    ] = "",
+) -> series.Series:
+    """A measure's values by period for one slice, with target, status, change, XmR
+    control limits, the running period's projection and what was first reported."""
+    return series.get_series(ctx, actor, measure_id, slice_key)
+
+
+@router.get("/measures/{measure_id}/history/{period_start}", response_model=list[series.Version])
+def get_history(
+    measure_id: str,
+    period_start: dt.date,
+    ctx: Ctx,
+    actor: CurrentActor,
+    slice_key: Annotated[str, Query(alias="slice", max_length=500)] = "",
+) -> list[series.Version]:
+    """Every value computed for one period: as reported, then each restatement."""
+    return series.history(ctx, actor, measure_id, period_start, slice_key)

@@ -1,0 +1,131 @@
+"""The workspace's secret key: checked before a production server starts, and used to
+encrypt secrets the metadata store must keep (second-factor seeds), so that a copy of the
+database alone does not hand them over.
+
+The key itself is never printed, logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from civicstat.settings import Settings
+
+MIN_LENGTH = 32
+KEY_FILE = "secret-key"
+_ENV = "CIVICSTAT_SECRET_KEY"
+_MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+# Values found in examples, tutorials and our own docs: a key anyone can look up is no key.
+WELL_KNOWN = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "mysecret",
+        "password",
+        "default",
+        "development",
+        "dev",
+        "test",
+        "civicstat",
+        "your-secret-key",
+        "your-secret-key-here",
+        "replace-me",
+        "replace-with-a-long-random-string-of-at-least-32-characters",
+        "please-change-this-secret-key-before-going-to-production",
+    }
+)
+_SEALED_PREFIX = "v1."
+
+
+class InsecureSecretKey(ValueError):
+    """Production mode without a usable secret key; the message is one line, keyless."""
+
+
+class UnsealError(ValueError):
+    """A sealed value that this key cannot open: another key, another purpose, or tampered."""
+
+
+def weakness(key: str | None) -> str | None:
+    """Why ``key`` is not fit for production, or None when it is."""
+    if key is None or not key.strip():
+        return f"{_ENV} is not set"
+    if key.strip().lower() in WELL_KNOWN:
+        return f"{_ENV} is a well-known example value"
+    if len(key) < MIN_LENGTH:
+        return f"{_ENV} is too short ({len(key)} characters, at least {MIN_LENGTH} needed)"
+    if len(set(key)) < 8:
+        return f"{_ENV} repeats too few characters to be random"
+    return None
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to run a production server on a missing, short or well-known secret key."""
+    if settings.env != "production":
+        return
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    reason = weakness(key)
+    if reason is not None:
+        raise InsecureSecretKey(
+            f"{reason}; CIVICSTAT_ENV=production needs a random key of at least {MIN_LENGTH} "
+            f"characters, e.g. from: {_MAKE_ONE}"
+        )
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The key from the environment; outside production, a random one kept in the workspace.
+
+    The workspace key (``.civicstat/secret-key``, mode 600) lets a laptop or the demo work
+    with nothing to set up; production must name its key, so it is not lost with a folder.
+    """
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value().encode()
+    check_production(settings)
+    return _workspace_key(settings.state_dir / KEY_FILE)
+
+
+def _workspace_key(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
+    return path.read_bytes().strip()
+
+
+def _derive(key: bytes, purpose: str) -> bytes:
+    """A separate 256-bit AES key per purpose, so one use of the key cannot feed another."""
+    return hmac.new(key, f"civicstat:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def seal(key: bytes, purpose: str, plaintext: bytes, bound_to: str) -> str:
+    """Encrypt and authenticate ``plaintext`` (AES-256-GCM); ``bound_to`` (e.g. the user id)
+    is authenticated too, so a sealed value copied onto another row does not open there."""
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(_derive(key, purpose)).encrypt(nonce, plaintext, bound_to.encode())
+    return _SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(key: bytes, purpose: str, token: str, bound_to: str) -> bytes:
+    if not token.startswith(_SEALED_PREFIX):
+        raise UnsealError("not a sealed value")
+    try:
+        raw = base64.urlsafe_b64decode(token[len(_SEALED_PREFIX) :])
+        return AESGCM(_derive(key, purpose)).decrypt(raw[:12], raw[12:], bound_to.encode())
+    except (InvalidTag, ValueError) as error:
+        raise UnsealError("the secret key cannot open this value") from error

@@ -1,0 +1,140 @@
+"""The parts of a governed row read that do not decide access: reading the request's
+filters, order and grouping against the columns the reader may use, and writing CSV.
+
+Messages name columns, never values: a value in a request may be a guess at someone's
+personal data, and an error body must not repeat it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from civicstat.governance.columns import ColumnView
+from civicstat.services.errors import InvalidInput
+
+MAX_LIMIT = 10_000
+COUNT = "count"  # the column of a grouped read that holds each group's rows
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def usable(name: str, views: Mapping[str, ColumnView], dataset_id: str, use: str) -> ColumnView:
+    """The column ``name`` once the reader may ``use`` it (filter, sort, group by): it must
+    be one they see, in clear. A column they do not see is answered like one that does
+    not exist."""
+    if not _NAME.match(name):
+        raise InvalidInput(f"cannot {use} by that: not a column name")
+    view = views.get(name)
+    if view is None:
+        raise InvalidInput(f"cannot {use} by {name!r}: no such column in dataset {dataset_id}")
+    if not view.clear:
+        raise InvalidInput(
+            f"cannot {use} by {name!r}: the column is masked ({view.masking}) for you; "
+            "filtering, sorting and grouping use only columns you read in clear"
+        )
+    return view
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT:,}")
+    if offset < 0:
+        raise InvalidInput("offset cannot be negative")
+
+
+def order_keys(order: Sequence[str]) -> list[tuple[str, bool]]:
+    """``["-created_at", "district"]`` → ``[("created_at", True), ("district", False)]``
+    (name, descending); a key may also be a comma-separated list."""
+    keys = []
+    for part in (p.strip() for item in order for p in item.split(",")):
+        if part:
+            keys.append((part[1:], True) if part.startswith("-") else (part, False))
+    return keys
+
+
+def filtered(
+    table: ir.Table,
+    filters: Mapping[str, Sequence[str]],
+    views: Mapping[str, ColumnView],
+    dataset_id: str,
+) -> ir.Table:
+    """``table`` narrowed to rows whose column equals one of the given values."""
+    for name, values in filters.items():
+        usable(name, views, dataset_id, "filter")
+        column = table[name]
+        parsed = [_parse(column, name, value) for value in values]
+        if parsed:
+            table = table.filter(column.isin(parsed))
+    return table
+
+
+def _parse(column: ir.Value, name: str, text: str) -> Any:
+    kind = column.type()
+    try:
+        if kind.is_boolean():
+            lowered = text.strip().lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ValueError
+            return lowered in _TRUE
+        if kind.is_integer():
+            return int(text)
+        if kind.is_floating() or kind.is_decimal():
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if kind.is_timestamp():
+            return dt.datetime.fromisoformat(text)
+        if kind.is_date():
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        # Not the value itself: it may be a guess at personal data.
+        raise InvalidInput(f"filter on {name!r}: not a valid {kind} value") from None
+    return text
+
+
+def ordered(table: ir.Table, keys: list[tuple[str, bool]]) -> ir.Table:
+    if not keys:
+        return table
+    return table.order_by([ibis.desc(n) if desc else ibis.asc(n) for n, desc in keys])
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON carries it: NaN and infinities (no JSON number) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell. Text a spreadsheet would run as a formula is prefixed with a quote."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, str):
+        return "'" + value if value.startswith(_FORMULA_START) else value
+    return str(value)
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_cell(name) for name in columns])
+    for row in rows:
+        writer.writerow([csv_cell(row.get(name)) for name in columns])
+    return out.getvalue()

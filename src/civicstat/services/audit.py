@@ -1,0 +1,89 @@
+"""Reading the audit log: list recent events, verify the hash chain.
+
+Reading the log is itself an audited event, written before anything is read: if it cannot
+be written, nothing is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from civicstat.governance import audit
+from civicstat.governance.actors import Actor
+from civicstat.governance.audit import ChainCheck, Event, Outcome
+from civicstat.governance.permissions import AUDIT_READ, Action, PermissionDenied, Resource, allowed
+from civicstat.metadata.models import AuditEvent
+from civicstat.services.context import Context
+from civicstat.services.errors import InvalidInput
+
+_LOG = Resource("audit", "log")
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    object_kind: str
+    object_id: str
+    outcome: str
+    detail: dict[str, Any]
+
+
+def verify(ctx: Context, actor: Actor) -> ChainCheck:
+    """Walk the whole chain; the result names the first record that does not fit."""
+    _read(ctx, actor, "verify")
+    with ctx.db.session() as session:
+        return audit.check(session)
+
+
+def recent(
+    ctx: Context,
+    actor: Actor,
+    *,
+    limit: int = 50,
+    action: str | None = None,
+    who: str | None = None,
+) -> list[EventView]:
+    """The newest events first, optionally of one action or one actor."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"a limit is between 1 and {MAX_LIMIT}")
+    _read(ctx, actor, "list", only_action=action, only_actor=who, limit=limit)
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if who:
+        query = query.where(AuditEvent.actor == who)
+    with ctx.db.session() as session:
+        return [
+            EventView(
+                e.id, e.at, e.actor, e.action, e.object_kind, e.object_id, e.outcome, e.detail
+            )
+            for e in session.scalars(query)
+        ]
+
+
+def require_recorded(
+    ctx: Context, actor: Actor, action: Action, resource: Resource, event: Event
+) -> None:
+    """``permissions.require``, with a refusal of a signed-in actor kept in the audit log as
+    ``event`` with outcome ``denied`` (in its own transaction, so that it stays)."""
+    if allowed(actor, action, resource):
+        return
+    if actor.is_authenticated:
+        with ctx.db.write() as session:
+            audit.record(session, actor, event, resource.kind, resource.id, Outcome.DENIED)
+    raise PermissionDenied(actor, action, resource)
+
+
+def _read(ctx: Context, actor: Actor, how: str, **detail: Any) -> None:
+    require_recorded(ctx, actor, AUDIT_READ, _LOG, Event.AUDIT_READ)
+    with ctx.db.write() as session:
+        filters = {k: v for k, v in detail.items() if v is not None}
+        audit.record(session, actor, Event.AUDIT_READ, "audit", "log", how=how, **filters)
