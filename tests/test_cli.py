@@ -7,6 +7,7 @@ example ``civicstat init`` writes, in ``tmp_path``, with its default SQLite meta
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
+from civicstat import cli
 from civicstat.cli import app
 from civicstat.governance.actors import Role
 from civicstat.metadata import datasets
-from civicstat.services import users as users_service
+from civicstat.services import sign_in as sign_in_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 
@@ -129,7 +132,7 @@ def test_validate_prints_a_one_line_summary_for_the_example(workspace: Path) -> 
     result = civicstat("validate", workspace)
     assert result.exit_code == 0, result.output
     assert stdout_of(result).splitlines() == [
-        "millbrook: valid — 2 goals, 2 objectives, 2 measures, 1 source, 4 departments"
+        "millbrook: valid — 2 goals, 3 objectives, 14 measures, 1 source, 4 departments"
     ]
     assert result.stderr == ""
 
@@ -229,16 +232,22 @@ def test_ingest_then_compute_print_rows_and_observations(applied: Path) -> None:
     computed = civicstat("compute", "-w", applied)
     assert computed.exit_code == 0, computed.output
     lines = stdout_of(computed).splitlines()
-    assert len(lines) == 2
-    for measure, line in zip(
-        ["pct-potholes-repaired-on-time", "pct-requests-closed-on-time"], lines, strict=True
-    ):
-        match = re.fullmatch(rf"{measure}: (\d+) observations \(service_requests@1\)", line)
+    measures = sorted(p.stem for p in (applied / "measures").glob("*.yaml"))
+    assert len(lines) == len(measures) == 14
+    for line in lines:
+        match = re.fullmatch(r"([\w-]+): (\d+) observations \(service_requests@1\)", line)
         assert match, line
-        assert int(match.group(1)) > 0
+        assert int(match.group(2)) > 0
+    # Inputs come before the measures built from them.
+    order = [line.split(":")[0] for line in lines]
+    assert order.index("requests-received") < order.index("pothole-share-of-requests")
+    assert order.index("potholes-reported") < order.index("pothole-share-of-requests")
 
     again = civicstat("compute", "pct-requests-closed-on-time", "-w", applied)
-    assert stdout_of(again) == "pct-requests-closed-on-time: unchanged (service_requests@1)\n"
+    assert stdout_of(again) == (
+        "pct-requests-closed-on-time: unchanged (service_requests@1)\n"
+        "requests-not-closed-on-time: unchanged (service_requests@1)\n"  # built from it
+    )
 
 
 def test_ingest_recomputes_the_measures_over_its_dataset(applied: Path) -> None:
@@ -246,10 +255,9 @@ def test_ingest_recomputes_the_measures_over_its_dataset(applied: Path) -> None:
     assert result.exit_code == 0, result.output
     first, *measures = stdout_of(result).splitlines()
     assert first == "service_requests: 300 rows → service_requests@1 (run 1)"
-    assert [line.split(":")[0].strip() for line in measures] == [
-        "pct-potholes-repaired-on-time",
-        "pct-requests-closed-on-time",
-    ]
+    names = {line.split(":")[0].strip() for line in measures}
+    assert {"pct-potholes-repaired-on-time", "pct-requests-closed-on-time"} <= names
+    assert "pothole-share-of-requests" in names  # built from measures over the dataset
     assert all(re.search(r": \d+ observations$", line) for line in measures)
 
 
@@ -323,6 +331,28 @@ def test_runs_says_where_a_failed_run_failed(applied: Path) -> None:
     assert "service_requests.csv:5" in failed
 
 
+def test_ingest_in_a_pipe_prints_the_result_lines_and_no_progress(applied: Path) -> None:
+    completed = run_script("ingest", "-w", applied, "--no-recompute")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "service_requests: 300 rows → service_requests@1 (run 1)\n"
+    assert completed.stderr == ""
+
+
+def test_ingest_progress_on_a_terminal_is_a_bar_with_the_phase_and_share_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(cli, "err", terminal)
+    with cli.ingest_progress("calls") as show:
+        assert show is not None
+        show("fetching")  # no size known: the bar sweeps, no share is shown
+        show("loading", 0.0)
+        show("loading", 0.5)
+    frames = screen.getvalue().replace("\r", "\n")
+    assert re.search(r"calls loading ━+[╸╺]?━* +50% 0:00:0\d", frames), frames
+
+
 # --- users ------------------------------------------------------------------------------
 
 
@@ -333,7 +363,7 @@ def test_users_add_creates_a_user_who_can_sign_in(applied: Path, context: Contex
     assert result.exit_code == 0, result.output
     assert stdout_of(result) == "user dana added (analyst)\n"
 
-    actor = users_service.authenticate(context, "dana", PASSWORD)
+    actor = sign_in_service.authenticate(context, "dana", PASSWORD)
     assert actor is not None
     assert actor.role is Role.ANALYST
 
@@ -347,7 +377,7 @@ def test_users_add_refuses_a_short_password(applied: Path, context: Context) -> 
     result = civicstat(*args, "-w", applied, env={"DANA_PASSWORD": "short"})
     assert result.exit_code == 1
     assert stderr_of(result) == "error: a password needs at least 12 characters\n"
-    assert users_service.authenticate(context, "dana", "short") is None
+    assert sign_in_service.authenticate(context, "dana", "short") is None
     # Nothing was stored: the same name can still be added.
     retry = civicstat(*args, "-w", applied, env={"DANA_PASSWORD": PASSWORD})
     assert retry.exit_code == 0, retry.output

@@ -7,6 +7,7 @@ Errors are one clear line on stderr and a non-zero exit: 2 for an invalid spec o
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import json
 import os
@@ -14,22 +15,38 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+)
+from rich.text import Text
 
 from civicstat import __version__
 from civicstat.connectors.base import ConnectorError
 from civicstat.governance.actors import Actor, Role, operator
+from civicstat.governance.audit import AuditUnavailable
+from civicstat.governance.secrets import InsecureSecretKey, check_production
 from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.ingest import Progress as RunProgress
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned
+from civicstat.services import access as access_service
+from civicstat.services import audit as audit_service
 from civicstat.services import ingest as ingest_service
 from civicstat.services import lake as lake_service
 from civicstat.services import measures as measures_service
+from civicstat.services import publication as publication_service
 from civicstat.services import runs as runs_service
 from civicstat.services import tokens as tokens_service
 from civicstat.services import users as users_service
@@ -51,10 +68,16 @@ tokens_app = typer.Typer(help="Manage API tokens for machines.", no_args_is_help
 app.add_typer(tokens_app, name="tokens")
 lake_app = typer.Typer(help="Look after the lake.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
+audit_app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 documents_app = typer.Typer(
     help="Documents (PDF, images) kept with datasets.", no_args_is_help=True
 )
 app.add_typer(documents_app, name="documents")
+measures_app = typer.Typer(help="Approve measures for publication.", no_args_is_help=True)
+app.add_typer(measures_app, name="measures")
+access_app = typer.Typer(help="Requests for time-limited access to datasets.", no_args_is_help=True)
+app.add_typer(access_app, name="access")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -93,7 +116,9 @@ def opened(workspace: Path) -> Iterator[Context]:
         yield ctx
     except SpecError as error:
         report_spec_error(error)
-    except (ServiceError, IngestError, PermissionDenied) as error:
+    except (ServiceError, IngestError, PermissionDenied, AuditUnavailable) as error:
+        fail(str(error))
+    except InsecureSecretKey as error:
         fail(str(error))
     finally:
         ctx.close()
@@ -181,10 +206,10 @@ def ingest(
         chosen = sources or ingest_service.source_ids(ctx)
         failed = 0
         for source_id in chosen:
-            with ingest_progress(source_id) as phase:
+            with ingest_progress(source_id) as shown:
                 try:
                     outcome = ingest_service.ingest(
-                        ctx, me(), source_id, recompute=recompute, progress=phase
+                        ctx, me(), source_id, recompute=recompute, progress=shown
                     )
                 except IngestError as error:
                     # Error text comes from data (file names, values): never read as markup.
@@ -213,23 +238,58 @@ def ingest(
 
 
 @contextlib.contextmanager
-def ingest_progress(source_id: str) -> Iterator[Callable[[str], None]]:
-    """A spinner with the run's phase and elapsed time on stderr, gone when the run ends.
-
-    The yielded callable sets the phase shown (fetching, loading, checking, publishing).
+def ingest_progress(source_id: str) -> Iterator[RunProgress | None]:
+    """A progress bar on stderr with the run's phase, share done and elapsed time, gone
+    when the run ends; the bar sweeps while the amount of work is not known. ``None`` (no
+    progress measured at all) when stderr is not a terminal.
     """
     if not err.is_terminal:  # a pipe, cron or CI log gets the result lines only
-        yield lambda phase: None
+        yield None
         return
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}[/bold]"),
         TextColumn("{task.fields[phase]}"),
-        TimeElapsedColumn(),
+        BarColumn(),
+        TaskProgressColumn(),
+        _RunElapsed(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(source_id, total=None, phase="ingesting")
-        yield lambda phase: progress.update(task, phase=phase)
+    with Progress(*columns, console=err, transient=True) as bar:
+        yield _PhaseBar(bar, source_id)
+
+
+class _PhaseBar:
+    """Shows a run's progress: each phase is a task of its own, so its bar starts empty
+    (or sweeping, while its amount of work is not known)."""
+
+    def __init__(self, bar: Progress, source_id: str) -> None:
+        self._bar = bar
+        self._source_id = source_id
+        self._lock = threading.Lock()
+        self._shown: tuple[str, bool] | None = None
+        self._task = bar.add_task(source_id, total=None, phase="starting")
+
+    def __call__(self, phase: str, done: float | None = None, /) -> None:
+        with self._lock:
+            if self._shown != (phase, done is not None):
+                self._shown = (phase, done is not None)
+                self._bar.remove_task(self._task)
+                total = None if done is None else 1.0
+                self._task = self._bar.add_task(self._source_id, total=total, phase=phase)
+            if done is not None:
+                self._bar.update(self._task, completed=done)
+
+
+class _RunElapsed(ProgressColumn):
+    """Time since the run began, across its phases."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = time.monotonic()
+
+    def render(self, task: Task) -> Text:
+        seconds = int(time.monotonic() - self._started)
+        return Text(str(dt.timedelta(seconds=seconds)), style="progress.elapsed")
 
 
 @app.command()
@@ -274,9 +334,13 @@ def serve(
 
     from civicstat.web.app import create_app
 
+    settings = Settings(workspace=workspace)
+    try:
+        check_production(settings)
+    except InsecureSecretKey as error:
+        fail(str(error))
     with opened(workspace):
         pass  # migrate once, before the server starts
-    settings = Settings(workspace=workspace)
     if scheduler:
         log_to_stderr()
     uvicorn.run(create_app(settings, scheduler=scheduler), host=host, port=port, log_level="info")
@@ -395,6 +459,105 @@ def users_add(
     out.print(f"user {username} added ({role.value})")
 
 
+UsernameArg = Annotated[str, typer.Argument(help="User name")]
+
+
+@users_app.command("list")
+def users_list(workspace: WorkspaceOpt = Path(".")) -> None:
+    """List users: name, role, department, status, second factor, lockout."""
+    with opened(workspace) as ctx:
+        found = users_service.list_users(ctx, me())
+    if not found:
+        out.print("no users")
+    for u in found:
+        status = "active" if u.active else "disabled"
+        if u.locked_until is not None:
+            status = f"locked until {u.locked_until:%Y-%m-%d %H:%M} UTC"
+        out.print(
+            f"{u.username:<24} {u.role.value:<16} {u.department or '-':<24} "
+            f"{'totp' if u.second_factor else 'password':<9} {status}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: UsernameArg,
+    role: Annotated[Role, typer.Argument(help="The new role")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Change a user's role; it applies from their next request."""
+    with opened(workspace) as ctx:
+        info = users_service.set_role(ctx, me(), username, role)
+    out.print(f"user {info.username} is now {info.role.value}", markup=False)
+
+
+@users_app.command("disable")
+def users_disable(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Stop a user from signing in; their open sessions end at once."""
+    with opened(workspace) as ctx:
+        info = users_service.disable(ctx, me(), username)
+    out.print(f"user {info.username} disabled", markup=False)
+
+
+@users_app.command("enable")
+def users_enable(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Let a disabled (or locked-out) user sign in again."""
+    with opened(workspace) as ctx:
+        info = users_service.enable(ctx, me(), username)
+    out.print(f"user {info.username} enabled", markup=False)
+
+
+@users_app.command("totp-enroll")
+def users_totp_enroll(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Give a user a TOTP second factor; its otpauth:// URI and secret are shown once."""
+    with opened(workspace) as ctx:
+        enrolment = users_service.enroll_totp(ctx, me(), username)
+    err.print(
+        f"user {enrolment.username}: from the next sign-in a 6-digit code is asked for. "
+        "Give them the URI (as a QR code) or the secret for their authenticator app; "
+        "neither is shown again.",
+        markup=False,
+        soft_wrap=True,
+    )
+    sys.stdout.write(f"{enrolment.uri}\n{enrolment.secret}\n")
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Check the audit log's hash chain; name the first broken record and exit 1 if any."""
+    with opened(workspace) as ctx:
+        found = audit_service.verify(ctx, me())
+    if found.broken_id is not None:
+        at = f"{found.broken_at:%Y-%m-%d %H:%M:%S} UTC" if found.broken_at else "unknown time"
+        fail(
+            f"audit record {found.broken_id} ({at}) breaks the hash chain: it or the record "
+            "before it was changed or removed"
+        )
+    out.print(f"OK: {found.records} audit records, chain intact; head {found.head}", soft_wrap=True)
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option(help="How many events, newest first")] = 50,
+    action: Annotated[str | None, typer.Option(help="Only this action, e.g. auth:sign-in")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor, e.g. user:ana")] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """List audit events, newest first (the listing is itself audited)."""
+    with opened(workspace) as ctx:
+        events = audit_service.recent(ctx, me(), limit=limit, action=action, who=actor)
+    for e in events:
+        detail = json.dumps(e.detail, sort_keys=True, default=str) if e.detail else ""
+        out.print(
+            f"{e.id:>6}  {e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<24} {e.action:<18} "
+            f"{e.object_kind}:{e.object_id}  {e.outcome}  {detail}".rstrip(),
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 @tokens_app.command("create")
 def tokens_create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. the sending system")],
@@ -446,6 +609,90 @@ def tokens_revoke(
     with opened(workspace) as ctx:
         info = tokens_service.revoke(ctx, me(), token_id)
     out.print(f"token {info.id} ({info.name}) revoked", markup=False)
+
+
+@measures_app.command("approve")
+def measures_approve(
+    measure_id: Annotated[str, typer.Argument(help="Measure id")],
+    note: Annotated[str, typer.Option("--note", help="Why, for the audit log")] = "",
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Approve a measure's current definition for publication (needed when it reads data
+    that is not public); a changed definition needs approving again."""
+    with opened(workspace) as ctx:
+        state = publication_service.approve(ctx, me(), measure_id, note=note)
+    what = "approved" if state.newly_approved else "was already approved"
+    out.print(
+        f"measure {measure_id} {what} for publication "
+        f"(definition {state.definition_hash[:12]}, data {state.classification})",
+        markup=False,
+    )
+
+
+@access_app.command("request")
+def access_request(
+    dataset: Annotated[str, typer.Argument(help="Dataset id")],
+    user: Annotated[str, typer.Option("--user", help="The user who needs access")],
+    reason: Annotated[str, typer.Option("--reason", help="What the data is needed for")],
+    days: Annotated[int, typer.Option("--days", help="How long access lasts once approved")] = 30,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """File a request for a user to read a dataset; its steward approves or denies it."""
+    with opened(workspace) as ctx:
+        found = access_service.request(ctx, me(), dataset, reason=reason, days=days, for_user=user)
+    out.print(f"access request {found.id}: {found.requested_by} → {dataset}, pending", markup=False)
+
+
+@access_app.command("approve")
+def access_approve(
+    request_id: Annotated[int, typer.Argument(help="Request id, from 'civicstat access list'")],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Grant for this many days instead of as asked")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="A note kept with the decision")] = "",
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Approve a pending request: the user may read the dataset until it expires."""
+    with opened(workspace) as ctx:
+        found = access_service.approve(ctx, me(), request_id, days=days, note=note)
+    assert found.expires_at is not None
+    until = found.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    out.print(f"access request {found.id} approved until {until}", markup=False)
+
+
+@access_app.command("deny")
+def access_deny(
+    request_id: Annotated[int, typer.Argument(help="Request id, from 'civicstat access list'")],
+    note: Annotated[str, typer.Option("--note", help="Why, for the person who asked")] = "",
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Deny a pending request."""
+    with opened(workspace) as ctx:
+        found = access_service.deny(ctx, me(), request_id, note=note)
+    out.print(f"access request {found.id} denied", markup=False)
+
+
+@access_app.command("list")
+def access_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only pending, approved or denied requests")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Access requests, newest first: id, dataset, user, status, expiry, reason."""
+    with opened(workspace) as ctx:
+        found = access_service.list_requests(ctx, me(), status=status)
+    if not found:
+        out.print("no access requests")
+    for r in found:
+        state = r.status + (" (in force)" if r.in_force else "")
+        until = f"until {r.expires_at:%Y-%m-%d}" if r.expires_at else ""
+        out.print(
+            f"{r.id:>4}  {r.dataset_id:<24} {r.requested_by:<16} {state:<19} {until:<16} "
+            f"{r.reason}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

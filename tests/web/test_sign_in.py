@@ -24,8 +24,9 @@ from web_helpers import (
 )
 
 from civicstat.governance import audit
-from civicstat.governance.actors import Role
+from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, User, WebSession, utcnow
+from civicstat.services import users
 from civicstat.services.context import Context
 
 
@@ -96,10 +97,15 @@ def test_signed_in_api_caller_gets_goals_objectives_and_status(
     plan = response.json()
     assert [g["id"] for g in plan["goals"]] == ["responsive-government", "safe-streets"]
     objectives = [o for g in plan["goals"] for o in g["objectives"]]
-    assert [o["id"] for o in objectives] == ["close-requests-on-time", "repair-potholes-on-time"]
+    assert [o["id"] for o in objectives] == [
+        "close-requests-on-time",
+        "close-requests-fast",
+        "repair-potholes-on-time",
+    ]
     # Nothing ingested yet: each objective is there, with its target and no data.
     assert [(o["target"], o["status"], o["latest"]) for o in objectives] == [
         (85.0, "no_data", None),
+        (2.0, "no_data", None),  # a trajectory's target for the running period
         (90.0, "no_data", None),
     ]
 
@@ -139,7 +145,7 @@ def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
         pytest.param("from-form", None, id="no-token-field"),
     ],
 )
-def test_sign_in_without_a_matching_csrf_token_is_refused_with_400(
+def test_sign_in_without_a_matching_csrf_token_is_refused_with_403(
     client: TestClient, make_user: MakeUser, cookie: str | None, field: str | None
 ) -> None:
     username = make_user(Role.VIEWER)
@@ -153,7 +159,7 @@ def test_sign_in_without_a_matching_csrf_token_is_refused_with_400(
 
     response = client.post("/login", data=data)
 
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert SESSION_COOKIE not in set_cookies(response)
     assert client.get("/api/v1/plan").status_code == 401
 
@@ -294,3 +300,87 @@ def test_sessions_survive_a_new_app_on_the_same_store(
     other.cookies.set(SESSION_COOKIE, token)
 
     assert other.get("/api/v1/plan").status_code == 200
+
+
+# --- sessions: rotation, idleness, changes to the account ---------------------------------
+
+
+def test_signing_in_again_gives_a_new_token_and_ends_the_old_one(
+    client: TestClient, make_user: MakeUser
+) -> None:
+    username = make_user(Role.VIEWER)
+    first = sign_in(client, username)
+
+    second = sign_in(client, username)
+
+    assert second != first
+    client.cookies.set(SESSION_COOKIE, first)
+    assert client.get("/api/v1/plan").status_code == 401
+
+
+def test_a_session_planted_in_the_browser_before_sign_in_stops_working(
+    client: TestClient, make_user: MakeUser, make_client: MakeClient, example_ctx: Context
+) -> None:
+    """Session fixation: an attacker plants their own valid session cookie in the victim's
+    browser, hoping the victim's sign-in makes it theirs. Sign-in ends it instead."""
+    attacker = make_client(example_ctx)
+    planted = sign_in(attacker, make_user(Role.VIEWER, username="mallory"))
+    client.cookies.set(SESSION_COOKIE, planted, domain="testserver.local")
+
+    victims = sign_in(client, make_user(Role.ANALYST, username="victim"))
+
+    assert victims != planted
+    assert attacker.get("/api/v1/plan").status_code == 401
+
+
+def test_an_idle_session_ends(
+    client: TestClient, make_user: MakeUser, example_ctx: Context
+) -> None:
+    sign_in(client, make_user(Role.VIEWER))
+    assert client.get("/api/v1/plan").status_code == 200
+    idle = dt.timedelta(minutes=example_ctx.settings.session_idle_minutes, seconds=1)
+
+    with example_ctx.db.write() as session:
+        session.execute(update(WebSession).values(last_seen_at=utcnow() - idle))
+
+    assert client.get("/api/v1/plan").status_code == 401
+    assert client.get("/plan").headers["location"] == "/login?next=/plan"
+
+
+def test_a_session_ends_at_its_absolute_limit_however_active(
+    client: TestClient, make_user: MakeUser, example_ctx: Context
+) -> None:
+    sign_in(client, make_user(Role.VIEWER))
+    limit = dt.timedelta(hours=example_ctx.settings.session_hours, seconds=1)
+
+    with example_ctx.db.write() as session:
+        session.execute(update(WebSession).values(created_at=utcnow() - limit))
+
+    assert client.get("/api/v1/plan").status_code == 401
+
+
+def test_a_role_change_counts_from_the_next_request(
+    client: TestClient, make_user: MakeUser, example_ctx: Context, admin: Actor
+) -> None:
+    username = make_user(Role.VIEWER)
+    sign_in(client, username)
+    assert client.get("/api/v1/datasets/service_requests").status_code == 404
+
+    users.set_role(example_ctx, admin, username, Role.ANALYST)
+
+    assert client.get("/api/v1/datasets/service_requests").status_code == 200
+    users.set_role(example_ctx, admin, username, Role.VIEWER)
+    assert client.get("/api/v1/datasets/service_requests").status_code == 404
+
+
+def test_a_user_disabled_through_the_service_is_refused_on_the_next_request(
+    client: TestClient, make_user: MakeUser, example_ctx: Context, admin: Actor
+) -> None:
+    username = make_user(Role.VIEWER)
+    token = sign_in(client, username)
+
+    users.disable(example_ctx, admin, username)
+
+    client.cookies.set(SESSION_COOKIE, token)
+    assert client.get("/api/v1/plan").status_code == 401
+    assert submit_sign_in(client, username).status_code == 401

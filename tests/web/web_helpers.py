@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from html.parser import HTMLParser
+from typing import Any
 
+import fastapi.routing
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from civicstat.services.context import Context
@@ -15,6 +18,7 @@ from civicstat.services.context import Context
 PASSWORD = "correct horse battery staple"
 SESSION_COOKIE = "civicstat_session"
 LOGIN_CSRF_COOKIE = "civicstat_login_csrf"
+CHALLENGE_COOKIE = "civicstat_sign_in_code"
 
 # For behaviour that does not depend on the metadata store (headers, redirect targets, form
 # checks that answer before any lookup): the tests that do touch the store run on both.
@@ -116,3 +120,24 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
     token: str | None = client.cookies.get(SESSION_COOKIE)
     assert token
     return token
+
+
+def submit_code(client: TestClient, code: str, next_path: str | None = None) -> httpx.Response:
+    """Open the code page (after the password step) and submit ``code`` as a browser does."""
+    form = client.get("/login/code", params={"next": next_path} if next_path else None)
+    assert form.status_code == 200, form.text
+    response: httpx.Response = client.post(
+        "/login/code",
+        data={
+            "code": code,
+            "csrf_token": hidden_field(form.text, "csrf_token"),
+            "next": hidden_field(form.text, "next"),
+        },
+    )
+    return response
+
+
+def flat_routes(app: FastAPI) -> list[Any]:
+    """Every route of the app, with those of included routers (see test_anonymous_access)."""
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    return list(flatten(app.routes)) if flatten else list(app.routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -13,12 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from civicstat import __version__
+from civicstat.governance.audit import AuditUnavailable
+from civicstat.governance.secrets import check_production
 from civicstat.services.context import Context
-from civicstat.services.errors import InvalidInput, NotFound, PermissionDenied
+from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
 from civicstat.settings import Settings
-from civicstat.web import health, pages
+from civicstat.web import health, live, pages
 from civicstat.web.api import router as api_router
+from civicstat.web.deps import CsrfRejected
 from civicstat.web.templating import render
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -37,7 +43,11 @@ def create_app(
 
     ``scheduler`` runs the sources' schedules in the background; by default only an app
     that opens its own context does, so tests building an app never start ingests.
+
+    In production mode (``CIVICSTAT_ENV=production``) a missing, short or well-known secret
+    key stops it here, with ``InsecureSecretKey``.
     """
+    check_production(settings)
     run_scheduler = context is None if scheduler is None else scheduler
 
     @asynccontextmanager
@@ -76,9 +86,13 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(pages.router)
+    app.include_router(live.router)
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(AuditUnavailable, _audit_unavailable)
     return app
 
 
@@ -122,4 +136,32 @@ async def _invalid(request: Request, error: Exception) -> Response:
         return JSONResponse({"detail": str(error)}, status_code=400)
     return render(
         request, "error.html", {"title": "Cannot do that", "message": str(error)}, status_code=400
+    )
+
+
+async def _forbidden(request: Request, error: Exception) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": str(error)}, status_code=403)
+    return render(
+        request, "error.html", {"title": "Not allowed", "message": str(error)}, status_code=403
+    )
+
+
+async def _csrf_rejected(request: Request, error: Exception) -> Response:
+    message = "This form has expired or did not come from CivicStat. Reload the page and retry."
+    return render(
+        request, "error.html", {"title": "Form refused", "message": message}, status_code=403
+    )
+
+
+async def _audit_unavailable(request: Request, error: Exception) -> Response:
+    # What the request would have done is not done: it could not be recorded.
+    # The database's own message, not SQLAlchemy's, which would repeat the row's values.
+    cause = getattr(error.__cause__, "orig", error.__cause__)
+    log.error("%s %s refused: %s (%s)", request.method, request.url.path, error, cause)
+    message = "The audit log cannot be written just now, so this request was not carried out."
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=503)
+    return render(
+        request, "error.html", {"title": "Try again later", "message": message}, status_code=503
     )

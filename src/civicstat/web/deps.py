@@ -1,17 +1,29 @@
-"""Request dependencies: the open context and who is asking."""
+"""Request dependencies: the open context, who is asking, and a form's CSRF check."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 
 from civicstat.governance.actors import ANONYMOUS, Actor
-from civicstat.services import users
+from civicstat.services import sessions
 from civicstat.services.context import Context
 
 SESSION_COOKIE = "civicstat_session"
 LOGIN_CSRF_COOKIE = "civicstat_login_csrf"
+CHALLENGE_COOKIE = "civicstat_sign_in_code"
+LIVE_HEADER = "X-CivicStat-Live"  # sent by static/live.js when it refreshes a page
+
+
+class CsrfRejected(Exception):
+    """A form came without the CSRF token this browser was given: answered 403."""
+
+
+def check_csrf(expected: str | None, given: str) -> None:
+    if not expected or not given or not secrets.compare_digest(expected, given):
+        raise CsrfRejected
 
 
 def context(request: Request) -> Context:
@@ -22,7 +34,9 @@ def context(request: Request) -> Context:
 def current_actor(request: Request, ctx: Annotated[Context, Depends(context)]) -> Actor:
     """The signed-in user, or the anonymous public; services decide what each may do."""
     token = request.cookies.get(SESSION_COOKIE)
-    signed_in = users.resume_session(ctx, token) if token else None
+    # A page refreshing itself on new data (static/live.js) is not the person using it.
+    touch = request.headers.get(LIVE_HEADER) != "1"
+    signed_in = sessions.resume_session(ctx, token, touch=touch) if token else None
     if signed_in is None:
         request.state.actor = ANONYMOUS
         return ANONYMOUS
@@ -31,5 +45,17 @@ def current_actor(request: Request, ctx: Annotated[Context, Depends(context)]) -
     return signed_in.actor
 
 
+def form_actor(
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Actor:
+    """Who posted a form, once its CSRF token is the one of their session; every form of a
+    signed-in user takes its actor from here."""
+    check_csrf(getattr(request.state, "csrf_token", None), csrf_token)
+    return actor
+
+
 Ctx = Annotated[Context, Depends(context)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+FormActor = Annotated[Actor, Depends(form_actor)]

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from civicstat.services import plan
 from civicstat.web.deps import Ctx, CurrentActor
 from civicstat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/")
-def home() -> Response:
-    return RedirectResponse("/plan", status_code=303)
 
 
 @router.get("/plan")
@@ -24,4 +19,6 @@ def plan_page(request: Request, ctx: Ctx, actor: CurrentActor) -> Response:
     for goal in view.goals:
         for objective in goal.objectives:
             counts[objective.status] = counts.get(objective.status, 0) + 1
-    return render(request, "plan.html", {"title": view.title, "plan": view, "counts": counts})
+    measures = sorted({o.measure for goal in view.goals for o in goal.objectives})
+    context = {"title": view.title, "plan": view, "counts": counts, "live_measures": measures}
+    return render(request, "plan.html", context)

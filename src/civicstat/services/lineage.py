@@ -1,0 +1,250 @@
+"""What a measure is and where its numbers come from: its definition and method, the
+objectives it measures, and the chain back to the source — data version, ingest run, raw
+payloads — with each source's freshness."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from civicstat.governance.actors import Actor
+from civicstat.governance.permissions import DATASET_READ, RUN_READ, Resource, allowed
+from civicstat.metadata import datasets
+from civicstat.metadata.models import DataVersion, IngestRun, Observation, RawFile
+from civicstat.metrics import kinds
+from civicstat.services import measures as measure_service
+from civicstat.services import series
+from civicstat.services.breakdown import readable_measure
+from civicstat.services.context import AppliedPlan, Context
+from civicstat.spec.models import Measure
+
+
+class ObjectiveRef(BaseModel):
+    id: str
+    title: str
+    goal: str
+    goal_title: str
+    department: str
+    department_title: str
+    direction: str
+    warning_band: float
+
+
+class InputRef(BaseModel):
+    role: str  # numerator, denominator, of, or an input's name in a derived expression
+    measure: str
+    title: str
+
+
+class RawPayload(BaseModel):
+    name: str
+    sha256: str
+    size: int
+    received_at: dt.datetime
+
+
+class SourceLineage(BaseModel):
+    id: str
+    title: str
+    description: str | None
+    connector: str
+    owner: str
+    owner_title: str
+    classification: str
+    load: str
+    schedule: str | None
+    stale_after_hours: float | None
+    last_success: dt.datetime | None
+    stale: bool
+
+
+class DatasetLineage(BaseModel):
+    id: str
+    source: SourceLineage | None
+    current_version: str | None  # e.g. calls_911@3, the version readers see now
+    used_versions: list[str]  # versions behind the measure's current observations
+    row_count: int | None  # None: the actor may not read this dataset's contents
+    published_at: dt.datetime | None
+    run_id: int | None  # the run that published the current version
+    run_status: str | None
+    payloads: list[RawPayload]  # raw files of that run (shown to those who may see runs)
+
+
+class MeasureDescription(BaseModel):
+    id: str
+    title: str
+    description: str | None
+    kind: str
+    method: str  # what the kind computes, in a sentence
+    unit: str
+    grain: str
+    definition: list[tuple[str, str]]  # every field set in the spec, as written
+    definition_hash: str  # of the definition and, for composite measures, their inputs'
+    inputs: list[InputRef]
+    objectives: list[ObjectiveRef]
+    datasets: list[DatasetLineage]
+    computed_at: dt.datetime | None  # the newest current observation
+    observations: int  # current, all periods and slices
+
+
+def describe(ctx: Context, actor: Actor, measure_id: str) -> MeasureDescription:
+    with ctx.db.session() as session:
+        plan = ctx.require_plan(session)
+        measure = readable_measure(plan, actor, measure_id)
+        computed_at, count = session.execute(
+            select(func.max(Observation.computed_at), func.count(Observation.id)).where(
+                Observation.measure_id == measure_id, Observation.superseded_at.is_(None)
+            )
+        ).one()
+        lineage = [
+            _dataset(session, plan, actor, measure, d)
+            for d in sorted(measure_service.datasets_of(plan, measure))
+        ]
+    row = measure_service.effective(plan, measure)
+    kind = kinds.get(measure.kind)
+    return MeasureDescription(
+        id=measure.id,
+        title=measure.title,
+        description=measure.description,
+        kind=measure.kind,
+        method=_method(kind),
+        unit=kind.unit(row),
+        grain=measure.grain,
+        definition=_definition(measure),
+        definition_hash=measure_service.full_definition_hash(plan, measure),
+        inputs=_inputs(plan, measure),
+        objectives=_objectives(plan, measure_id),
+        datasets=lineage,
+        computed_at=computed_at.replace(tzinfo=dt.UTC)
+        if computed_at is not None and computed_at.tzinfo is None
+        else computed_at,
+        observations=count,
+    )
+
+
+def _method(kind: kinds.Kind) -> str:
+    doc = inspect.getdoc(type(kind)) or ""
+    first = doc.split("\n\n")[0].replace("\n", " ").replace("``", "").strip()
+    return first or f"{type(kind).__name__} of the rows"
+
+
+def _definition(measure: Measure) -> list[tuple[str, str]]:
+    body = measure.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    skip = {"id", "title", "description"}
+    return [(key, _as_text(value)) for key, value in body.items() if key not in skip]
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_as_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_as_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _inputs(plan: AppliedPlan, measure: Measure) -> list[InputRef]:
+    named: list[tuple[str, str]] = []
+    if measure.numerator:
+        named.append(("numerator", measure.numerator))
+    if measure.denominator:
+        named.append(("denominator", measure.denominator))
+    if measure.of:
+        named.append(("accumulates", measure.of))
+    named += sorted(measure.inputs.items())
+    return [
+        InputRef(role=role, measure=m, title=plan.measures[m].title)
+        for role, m in named
+        if m in plan.measures
+    ]
+
+
+def _objectives(plan: AppliedPlan, measure_id: str) -> list[ObjectiveRef]:
+    out = []
+    for goal, objective in plan.objectives():
+        if objective.measure != measure_id:
+            continue
+        department = plan.departments.get(objective.department)
+        out.append(
+            ObjectiveRef(
+                id=objective.id,
+                title=objective.title,
+                goal=goal.id,
+                goal_title=goal.title,
+                department=objective.department,
+                department_title=department.title if department else objective.department,
+                direction=objective.target.direction,
+                warning_band=objective.target.warning_band,
+            )
+        )
+    return out
+
+
+def _dataset(
+    session: Session, plan: AppliedPlan, actor: Actor, measure: Measure, dataset_id: str
+) -> DatasetLineage:
+    source = plan.source_for_dataset(dataset_id)
+    fresh = {f.source: f for f in series.freshness_of(session, plan, measure)}
+    version = datasets.current(session, dataset_id)
+    used = session.scalars(
+        select(DataVersion.version)
+        .join(Observation, Observation.data_version_id == DataVersion.id)
+        .where(
+            Observation.measure_id == measure.id,
+            Observation.superseded_at.is_(None),
+            DataVersion.dataset_id == dataset_id,
+        )
+        .distinct()
+    ).all()
+    may_read_rows = source is not None and allowed(
+        actor,
+        DATASET_READ,
+        Resource("dataset", dataset_id, source.owner, source.classification),
+    )
+    may_see_runs = source is not None and allowed(
+        actor, RUN_READ, Resource("source", source.id, source.owner)
+    )
+    run = session.get(IngestRun, version.run_id) if version and version.run_id else None
+    payloads: list[RawPayload] = []
+    if run is not None and may_see_runs:
+        payloads = [
+            RawPayload(
+                name=f.original_name, sha256=f.sha256, size=f.size, received_at=f.received_at
+            )
+            for f in session.scalars(
+                select(RawFile).where(RawFile.run_id == run.id).order_by(RawFile.id)
+            )
+        ]
+    lineage_source = None
+    if source is not None:
+        owner = plan.departments.get(source.owner)
+        freshness = fresh.get(source.id)
+        lineage_source = SourceLineage(
+            id=source.id,
+            title=source.title,
+            description=source.description,
+            connector=source.connector,
+            owner=source.owner,
+            owner_title=owner.title if owner else source.owner,
+            classification=str(source.classification),
+            load=str(source.load.mode),
+            schedule=source.schedule,
+            stale_after_hours=source.stale_after_hours,
+            last_success=freshness.last_success if freshness else None,
+            stale=freshness.stale if freshness else False,
+        )
+    return DatasetLineage(
+        id=dataset_id,
+        source=lineage_source,
+        current_version=version.label if version else None,
+        used_versions=[f"{dataset_id}@{v}" for v in sorted(used)],
+        row_count=version.row_count if version and may_read_rows else None,
+        published_at=version.created_at if version else None,
+        run_id=run.id if run and may_see_runs else None,
+        run_status=run.status if run and may_see_runs else None,
+        payloads=payloads,
+    )
