@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -60,7 +61,13 @@ def parse_value(sql: str) -> exp.Expression:
     return tree
 
 
+@functools.lru_cache(maxsize=512)
 def _parse(sql: str, what: str = "a condition") -> exp.Expression:
+    """Parsed and checked once per text: callers only read the tree, never change it."""
+    return _parse_uncached(sql, what)
+
+
+def _parse_uncached(sql: str, what: str) -> exp.Expression:
     try:
         trees = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.SqlglotError as error:

@@ -35,6 +35,7 @@ PAGE_TYPES = {
     "measure-slice": f"/measures/{MEASURE}?slice=district%3DHarbor&sort=value&dir=desc",
     "runs": "/runs",
     "audit": "/audit?verify=true",
+    "catalog": "/catalog",
     "admin": "/admin",
     "agreement": "/departments/emergency-communications/agreement",
     "objective": "/objectives/answer-911-fast",
