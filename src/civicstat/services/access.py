@@ -187,21 +187,23 @@ def sharing_agreements(ctx: Context, actor: Actor) -> list[SharingAgreementView]
             dataset_resource(plan, d) or Resource("dataset", d) for d in agreement.datasets
         ]
         if any(allowed(actor, ACCESS_DECIDE, r) for r in resources):
-            out.append(
-                SharingAgreementView(
-                    id=agreement.id,
-                    title=agreement.title,
-                    parties=[p.label for p in agreement.parties],
-                    datasets=list(agreement.datasets),
-                    purpose=agreement.purpose,
-                    legal_basis=agreement.legal_basis,
-                    start=agreement.start,
-                    expires=agreement.expires,
-                    approver=agreement.approver,
-                    in_force=agreement.active_on(today),
-                )
-            )
+            out.append(agreement_view(agreement, today))
     return out
+
+
+def agreement_view(agreement: Agreement, today: dt.date) -> SharingAgreementView:
+    return SharingAgreementView(
+        id=agreement.id,
+        title=agreement.title,
+        parties=[p.label for p in agreement.parties],
+        datasets=list(agreement.datasets),
+        purpose=agreement.purpose,
+        legal_basis=agreement.legal_basis,
+        start=agreement.start,
+        expires=agreement.expires,
+        approver=agreement.approver,
+        in_force=agreement.active_on(today),
+    )
 
 
 def with_grants(ctx: Context, actor: Actor, *, now: dt.datetime | None = None) -> Actor:

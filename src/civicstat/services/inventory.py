@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from civicstat.governance.actors import Actor, Role
 from civicstat.governance.permissions import CATALOG_READ, DATASET_READ, Resource, allowed, require
 from civicstat.metadata import datasets
-from civicstat.metadata.models import IngestRun, User
-from civicstat.services import access, publication
+from civicstat.metadata.models import User
+from civicstat.services import access, publication, series
 from civicstat.services import measures as measure_service
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.services.errors import NotFound
@@ -40,18 +40,6 @@ class FreshnessEntry(BaseModel):
     last_success: dt.datetime | None
     stale_after_hours: float | None
     stale: bool
-
-
-class AgreementEntry(BaseModel):
-    id: str
-    title: str
-    parties: list[str]
-    purpose: str
-    legal_basis: str
-    start: dt.date
-    expires: dt.date
-    approver: str
-    in_force: bool
 
 
 class MeasureEntry(BaseModel):
@@ -89,7 +77,7 @@ class DatasetEntry(BaseModel):
     freshness: FreshnessEntry
     version: int | None
     row_count: int | None
-    agreements: list[AgreementEntry]
+    agreements: list[access.SharingAgreementView]
     lineage: Lineage
 
 
@@ -169,35 +157,20 @@ def _stewards(session: Session, department: str) -> list[str]:
 
 
 def _freshness(session: Session, source: Source, now: dt.datetime) -> FreshnessEntry:
-    last = session.scalar(
-        select(IngestRun.finished_at)
-        .where(
-            IngestRun.source_id == source.id,
-            IngestRun.status.in_(("succeeded", "unchanged")),
-            IngestRun.finished_at.is_not(None),
-        )
-        .order_by(IngestRun.finished_at.desc())
-        .limit(1)
+    found = series.source_freshness(session, source, now)
+    return FreshnessEntry(
+        last_success=found.last_success,
+        stale_after_hours=found.stale_after_hours,
+        stale=found.stale,
     )
-    limit = source.stale_after_hours
-    stale = limit is not None and last is not None and now - last > dt.timedelta(hours=limit)
-    return FreshnessEntry(last_success=last, stale_after_hours=limit, stale=stale)
 
 
-def _agreements(plan: AppliedPlan, dataset_id: str, now: dt.datetime) -> list[AgreementEntry]:
+def _agreements(
+    plan: AppliedPlan, dataset_id: str, now: dt.datetime
+) -> list[access.SharingAgreementView]:
     today = access.local_day(plan, now)
     return [
-        AgreementEntry(
-            id=a.id,
-            title=a.title,
-            parties=[p.label for p in a.parties],
-            purpose=a.purpose,
-            legal_basis=a.legal_basis,
-            start=a.start,
-            expires=a.expires,
-            approver=a.approver,
-            in_force=a.active_on(today),
-        )
+        access.agreement_view(a, today)
         for a in sorted(plan.agreements.values(), key=lambda a: a.id)
         if dataset_id in a.datasets
     ]

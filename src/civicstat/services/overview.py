@@ -22,10 +22,12 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
 from civicstat.metadata.models import IngestRun, Observation
 from civicstat.services import plan as plan_service
+from civicstat.services import series
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.services.errors import NotFound
 from civicstat.services.plan import ObjectiveView, PlanView
 from civicstat.services.series import Change
+from civicstat.spec.models import Source
 
 TREND_PERIODS = 13  # a year and the same period of the year before
 
@@ -139,9 +141,7 @@ def department(ctx: Context, actor: Actor, department_id: str) -> DepartmentScor
     owned = [o for o in summaries.values() if o.department == department_id]
     with ctx.db.session() as session:
         sources = [
-            _source_status(
-                session, actor, s.id, s.title, s.dataset_id, s.owner, s.stale_after_hours
-            )
+            _source_status(session, actor, s)
             for s in applied.sources.values()
             if s.owner == department_id
         ]
@@ -272,44 +272,22 @@ def _counts(objectives: Iterable[ObjectiveSummary]) -> dict[str, int]:
     return counts
 
 
-def _source_status(
-    session: Session,
-    actor: Actor,
-    source_id: str,
-    title: str,
-    dataset: str,
-    owner: str,
-    stale_after_hours: float | None,
-) -> SourceStatus:
-    last_success = session.scalar(
-        select(IngestRun.finished_at)
-        .where(
-            IngestRun.source_id == source_id,
-            IngestRun.status.in_(("succeeded", "unchanged")),
-            IngestRun.finished_at.is_not(None),
-        )
-        .order_by(IngestRun.finished_at.desc())
-        .limit(1)
-    )
+def _source_status(session: Session, actor: Actor, source: Source) -> SourceStatus:
+    fresh = series.source_freshness(session, source, dt.datetime.now(dt.UTC))
     last_status = None
-    if allowed(actor, RUN_READ, Resource("source", source_id, owner)):
+    if allowed(actor, RUN_READ, Resource("source", source.id, source.owner)):
         last_status = session.scalar(
             select(IngestRun.status)
-            .where(IngestRun.source_id == source_id)
+            .where(IngestRun.source_id == source.id)
             .order_by(IngestRun.id.desc())
             .limit(1)
         )
-    stale = (
-        stale_after_hours is not None
-        and last_success is not None
-        and dt.datetime.now(dt.UTC) - last_success > dt.timedelta(hours=stale_after_hours)
-    )
     return SourceStatus(
-        id=source_id,
-        title=title,
-        dataset=dataset,
-        last_success=last_success,
-        stale_after_hours=stale_after_hours,
-        stale=stale,
+        id=source.id,
+        title=source.title,
+        dataset=source.dataset_id,
+        last_success=fresh.last_success,
+        stale_after_hours=fresh.stale_after_hours,
+        stale=fresh.stale,
         last_run_status=last_status,
     )

@@ -68,7 +68,8 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
         if plan is None:
             raise NotFound("no plan has been applied yet")
         latest = _latest_totals(session, list(plan.measures))
-        fresh = {m.id: series.freshness_of(session, plan, m) for m in plan.measures.values()}
+        now = dt.datetime.now(dt.UTC)
+        by_source = {s.id: series.source_freshness(session, s, now) for s in plan.sources.values()}
     today = dt.datetime.now(zoneinfo.ZoneInfo(plan.settings.timezone)).date()
     fiscal = plan.settings.fiscal_year_start_month
     goals = []
@@ -93,7 +94,11 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
                     partial=period.is_partial(today),
                 )
             found = target_for(schedule, period)
-            stale = any(f.stale for f in fresh[measure.id])
+            stale = any(
+                by_source[source.id].stale
+                for d in measures.datasets_of(plan, measure)
+                if (source := plan.source_for_dataset(d)) is not None
+            )
             status = (
                 evaluate_for(value.value, schedule, period, stale=stale)
                 if value is not None

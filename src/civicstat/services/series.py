@@ -22,7 +22,7 @@ from civicstat.metrics import kinds
 from civicstat.services import measures as measure_service
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.services.errors import NotFound
-from civicstat.spec.models import Measure
+from civicstat.spec.models import Measure, Source
 
 _SAME = 1e-12  # relative difference below which a restated value counts as unchanged
 
@@ -185,33 +185,37 @@ def objective_target(plan: AppliedPlan, measure_id: str) -> TargetSchedule | Non
 
 def freshness_of(session: Session, plan: AppliedPlan, measure: Measure) -> list[Freshness]:
     """How fresh each source behind a measure is (a composite measure has several)."""
-    out = []
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for dataset in sorted(measure_service.datasets_of(plan, measure)):
-        source = plan.source_for_dataset(dataset)
-        if source is None:
-            continue
-        last = session.scalar(
-            select(IngestRun.finished_at)
-            .where(
-                IngestRun.source_id == source.id,
-                IngestRun.status.in_(("succeeded", "unchanged")),
-                IngestRun.finished_at.is_not(None),
-            )
-            .order_by(IngestRun.finished_at.desc())
-            .limit(1)
+    now = dt.datetime.now(dt.UTC)
+    sources = [
+        plan.source_for_dataset(d) for d in sorted(measure_service.datasets_of(plan, measure))
+    ]
+    return [source_freshness(session, s, now) for s in sources if s is not None]
+
+
+def source_freshness(session: Session, source: Source, now: dt.datetime) -> Freshness:
+    """When the source last pulled successfully, and whether that is past its limit."""
+    last = session.scalar(
+        select(IngestRun.finished_at)
+        .where(
+            IngestRun.source_id == source.id,
+            IngestRun.status.in_(("succeeded", "unchanged")),
+            IngestRun.finished_at.is_not(None),
         )
-        limit = source.stale_after_hours
-        last_naive = last.replace(tzinfo=None) if last is not None else None
-        stale = (
-            limit is not None
-            and last_naive is not None
-            and (now - last_naive) > dt.timedelta(hours=limit)
-        )
-        out.append(
-            Freshness(source=source.id, last_success=last, stale_after_hours=limit, stale=stale)
-        )
-    return out
+        .order_by(IngestRun.finished_at.desc())
+        .limit(1)
+    )
+    limit = source.stale_after_hours
+    stale = (
+        limit is not None
+        and last is not None
+        and _utc(now) - _utc(last) > dt.timedelta(hours=limit)
+    )
+    return Freshness(source=source.id, last_success=last, stale_after_hours=limit, stale=stale)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Naive UTC: SQLite gives stored times back without their zone."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _readable(plan: AppliedPlan, actor: Actor, measure_id: str) -> Measure:
