@@ -14,7 +14,7 @@ import pytest
 from civicstat.domain.calendars import BusinessCalendar
 from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import composite, kinds
-from civicstat.metrics.compute import expression, observations
+from civicstat.metrics.compute import added_to, expression, observations
 from civicstat.spec.models import Measure
 
 Result = dict[tuple[str, str], tuple[Any, ...]]
@@ -321,3 +321,38 @@ def test_every_builtin_kind_is_registered_through_entry_points() -> None:
         "count", "distinct_count", "sum", "mean", "median", "percentile", "share", "ratio",
         "rate", "duration", "backlog", "cumulative", "derived", "latest",
     }  # fmt: skip
+
+
+def test_added_to_adds_the_appended_rows_aggregates_to_the_stored_ones() -> None:
+    """Stored February: 2 North calls costing 10 in all, 1 South call costing 4. Appended:
+    a North call without a cost and a call with no district. North's sum stays 10 though
+    the appended group's own sum is NULL; South, with nothing appended, is kept as it was."""
+    feb, end = dt.date(2026, 2, 1), dt.date(2026, 2, 28)
+    stored = [
+        ObservationRow(feb, end, "", 14.0, None, None, 3),
+        ObservationRow(feb, end, "district=North", 10.0, None, None, 2),
+        ObservationRow(feb, end, "district=South", 4.0, None, None, 1),
+    ]
+    appended = pa.table(
+        {
+            "received_at": [ts(2, 20), ts(2, 21)],
+            "cost": pa.array([None, 2.5], pa.float64()),
+            "district": ["North", None],
+        }
+    )
+    m = measure(kind="sum", value="cost", breakdowns=["district"])
+    result = expression(m, ibis.memtable(appended), None, feb).to_pyarrow()
+    got = {(o.period_start, o.slice_key): (o.value, o.n) for o in added_to(m, stored, result)}
+    assert got == {
+        (feb, ""): (16.5, 4),
+        (feb, "district=North"): (10.0, 2),
+        (feb, "district=South"): (4.0, 1),
+        (feb, "district=(blank)"): (2.5, 1),
+    }
+    share = measure(kind="share", condition="cost > 1", breakdowns=["district"])
+    stored_share = [ObservationRow(feb, end, "", 50.0, 1.0, 2.0, 2)]
+    result = expression(share, ibis.memtable(appended), None, feb).to_pyarrow()
+    total = next(o for o in added_to(share, stored_share, result) if o.slice_key == "")
+    assert (total.value, total.numerator, total.denominator, total.n) == (50.0, 2.0, 4.0, 4)
+    with pytest.raises(ValueError, match="do not add up"):
+        list(added_to(measure(kind="median", value="cost"), stored, result))

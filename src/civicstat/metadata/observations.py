@@ -91,6 +91,43 @@ def current_definition(session: Session, measure_id: str) -> str | None:
     )
 
 
+def versions_from(session: Session, measure_id: str, from_period: dt.date) -> set[int]:
+    """The data versions behind the measure's current observations from a period on."""
+    return set(
+        session.scalars(
+            select(Observation.data_version_id)
+            .where(
+                Observation.measure_id == measure_id,
+                Observation.superseded_at.is_(None),
+                Observation.period_start >= from_period,
+            )
+            .distinct()
+        )
+    )
+
+
+def latest_period(session: Session, measure_id: str) -> dt.date | None:
+    """The start of the latest period the measure has a current observation for."""
+    return session.scalar(
+        select(Observation.period_start)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .order_by(Observation.period_start.desc())
+        .limit(1)
+    )
+
+
+def values_at(session: Session, measure_id: str, period_start: dt.date) -> dict[str, float | None]:
+    """The current value of each slice (by key) in one period; slices without one absent."""
+    found = session.execute(
+        select(Observation.slice_key, Observation.value).where(
+            Observation.measure_id == measure_id,
+            Observation.superseded_at.is_(None),
+            Observation.period_start == period_start,
+        )
+    )
+    return dict(found.tuples().all())
+
+
 def current_series(session: Session, measure_id: str, slice_key: str = "") -> Sequence[Observation]:
     return session.scalars(
         select(Observation)
@@ -103,12 +140,16 @@ def current_series(session: Session, measure_id: str, slice_key: str = "") -> Se
     ).all()
 
 
-def current_rows(session: Session, measure_id: str) -> list[ObservationRow]:
-    """Every current observation of a measure (all periods and slices), oldest first."""
+def current_rows(
+    session: Session, measure_id: str, from_period: dt.date | None = None
+) -> list[ObservationRow]:
+    """Every current observation of a measure (all periods, or those from ``from_period``
+    on, and all slices), oldest first."""
+    where = [Observation.measure_id == measure_id, Observation.superseded_at.is_(None)]
+    if from_period is not None:
+        where.append(Observation.period_start >= from_period)
     found = session.scalars(
-        select(Observation)
-        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
-        .order_by(Observation.period_start, Observation.slice_key)
+        select(Observation).where(*where).order_by(Observation.period_start, Observation.slice_key)
     )
     return [
         ObservationRow(

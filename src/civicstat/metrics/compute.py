@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import ibis
@@ -27,6 +28,7 @@ ALL = ""  # slice key of the all-rows total
 BLANK = "(blank)"  # how a NULL breakdown value is named in a slice key
 AGE = "age"  # the backlog's aging breakdown
 _FAR_FUTURE = dt.datetime(9999, 12, 31)
+_CARRY = "_carry"  # in a backlog refresh's result: a change to carry on, or a count
 
 # A rate's denominator for a (period start, dimension, value); None when unknown.
 Denominators = Callable[[dt.date, str, str | None], float | None]
@@ -50,11 +52,17 @@ def expression(
     rows: Table,
     env: kinds.Env | None = None,
     from_period: dt.date | None = None,
+    *,
+    through: dt.date | None = None,
 ) -> Table:
     """One Ibis query with columns ``_period, dim, dim_value, num, den, val, n``.
 
     With ``from_period`` only the periods from that one on are computed (an incremental
-    refresh); the rows they need (including a window's earlier rows) are all read.
+    refresh); the rows they need (including a window's earlier rows) are all read. A
+    backlog's refresh is the exception: it returns what changed since the end of the
+    period before (see :func:`_backlog_changes`), which :func:`observations` adds to the
+    counts open then. ``through`` ends a window's periods at the one holding that day
+    instead of at the rows' latest (see :func:`added_to`).
     """
     env = env or kinds.Env()
     kind = row_kind(measure)
@@ -63,16 +71,23 @@ def expression(
     time = kind.time_column(measure)
     rows = rows.filter(rows[time].notnull())
     spanned = isinstance(kind, kinds.Backlog) or measure.window is not None
-    span = data_range(measure, rows, from_period) if spanned else (None, None)
+    if through is not None and from_period is not None:
+        span: tuple[Any, Any] = (from_period, through)
+    elif spanned:
+        span = data_range(measure, rows, from_period)
+    else:
+        span = (None, None)
+    if isinstance(kind, kinds.Backlog) and from_period is not None:
+        return _backlog_changes(measure, rows, span, env, from_period)
     if from_period is not None:
-        rows = _rows_for_refresh(measure, kind, rows, time, env, from_period)
+        rows = _rows_for_refresh(measure, rows, time, env, from_period)
     rows = kind.prepare(measure, rows, env)
     dimensions: list[str] = list(measure.breakdowns)
     if isinstance(kind, kinds.Backlog):
         rows = _open_at_period_end(measure, rows, span, env, from_period)
         if measure.aging:
             dimensions.append(AGE)
-    elif measure.window is not None and kind.decomposable:
+    elif measure.window is not None and kind.decomposes(measure):
         return _windows_of_periods(measure, kind, rows, time, dimensions, span, env, from_period)
     elif measure.window is not None:
         rows = _in_windows(measure, rows, time, span, env, from_period)
@@ -89,18 +104,12 @@ def expression(
 
 def _rows_for_refresh(
     measure: Measure,
-    kind: kinds.RowKind,
     rows: Table,
     time: str,
     env: kinds.Env,
     from_period: dt.date,
 ) -> Table:
     """Only the rows that can count in a period from ``from_period`` on."""
-    if isinstance(kind, kinds.Backlog):
-        assert measure.end is not None
-        # An item closed before that period began is open at none of its ends.
-        end = rows[measure.end]
-        return rows.filter(end.isnull() | (end >= _bound(rows, measure.end, from_period)))
     first = period_of(from_period, measure.grain, env.fiscal_start_month)
     return rows.filter(rows[time] >= _bound(rows, time, window_bounds(first, measure.window)))
 
@@ -179,12 +188,73 @@ def observations(
     result: Any,
     env: kinds.Env | None = None,
     denominators: Denominators | None = None,
+    opening: Mapping[str, float | None] | None = None,
 ) -> Iterator[ObservationRow]:
-    """Turn the query's Arrow result into observation rows."""
+    """Turn the query's Arrow result into observation rows.
+
+    A backlog's refresh needs ``opening``: its current observations (by slice key) for the
+    period just before the first one refreshed, absent slices being none open.
+    """
     env = env or kinds.Env()
     kind = row_kind(measure)
-    scale = _scale(measure, kind)
+    if _CARRY in result.column_names:
+        if opening is None:
+            raise ValueError(
+                f"refreshing backlog {measure.id!r} needs the items open when its first "
+                "refreshed period began"
+            )
+        yield from _carried_forward(measure, result, env, opening)
+        return
+    yield from _observations(measure, kind, result.to_pylist(), env, denominators)
+
+
+def added_to(
+    measure: Measure,
+    stored: Sequence[ObservationRow],
+    result: Any,
+    env: kinds.Env | None = None,
+) -> Iterator[ObservationRow]:
+    """A measure whose aggregates add up, after rows were appended: its ``stored``
+    observations of the periods refreshed plus ``result``, the :func:`expression` over the
+    appended rows alone (a window's periods through the last one stored).
+
+    Unchanged slices keep their observations; a slice seen only in the appended rows is new.
+    """
+    env = env or kinds.Env()
+    kind = row_kind(measure)
+    if not kind.decomposes(measure):
+        raise ValueError(f"measure {measure.id!r}: its aggregates do not add up over rows")
+    before = {(o.period_start, o.slice_key): o for o in stored}
+    merged = []
     for row in result.to_pylist():
+        key = slice_key(row["dim"], row["dim_value"]) if row["dim"] else ALL
+        old = before.pop((row["_period"], key), None)
+        if old is not None:
+            value_is_sum = row["den"] is None and old.denominator is None
+            row |= {
+                "num": _plus(row["num"], old.numerator),
+                "den": _plus(row["den"], old.denominator),
+                "val": _plus(row["val"], old.value) if value_is_sum else None,
+                "n": row["n"] + old.n,
+            }
+        merged.append(row)
+    yield from before.values()
+    yield from _observations(measure, kind, merged, env, None)
+
+
+def _plus(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else a + b
+
+
+def _observations(
+    measure: Measure,
+    kind: kinds.RowKind,
+    rows: Iterable[dict[str, Any]],
+    env: kinds.Env,
+    denominators: Denominators | None,
+) -> Iterator[ObservationRow]:
+    scale = _scale(measure, kind)
+    for row in rows:
         period = period_of(row["_period"], measure.grain, env.fiscal_start_month)
         num, den, value = row["num"], row["den"], row["val"]
         dim, dim_value = row["dim"], row["dim_value"]
@@ -197,6 +267,35 @@ def observations(
             value = None
         key = slice_key(dim, dim_value) if dim else ALL
         yield ObservationRow(period.start, period.end, key, value, num, den, row["n"])
+
+
+def _carried_forward(
+    measure: Measure, result: Any, env: kinds.Env, opening: Mapping[str, float | None]
+) -> Iterator[ObservationRow]:
+    """A backlog refresh's observations: the items open when it began plus the change since,
+    per slice; the last aging bucket is the total less the bounded buckets."""
+    changes: dict[dt.date, dict[str, int]] = defaultdict(dict)
+    buckets: dict[dt.date, dict[str, int]] = defaultdict(dict)
+    for row in result.to_pylist():
+        key = slice_key(row["dim"], row["dim_value"]) if row["dim"] else ALL
+        (changes if row[_CARRY] else buckets)[row["_period"]][key] = row["n"]
+    carried = {k: round(v or 0) for k, v in opening.items() if not k.startswith(f"{AGE}=")}
+    last_bucket = slice_key(AGE, kinds.aging_labels(measure.aging)[-1]) if measure.aging else None
+    for start, change in sorted(changes.items()):
+        period = period_of(start, measure.grain, env.fiscal_start_month)
+        counts = {k: carried.get(k, 0) + change.get(k, 0) for k in carried.keys() | change.keys()}
+        if last_bucket is not None:
+            bounded = buckets.get(start, {})
+            counts |= bounded
+            counts[last_bucket] = counts.get(ALL, 0) - sum(bounded.values())
+        if any(n < 0 for n in counts.values()):
+            raise ValueError(
+                f"backlog {measure.id!r} would have fewer than no items open at the end of "
+                f"{period.label}: the observations it carries on from do not fit the data"
+            )
+        for key, n in sorted(counts.items()):
+            if n:
+                yield ObservationRow(period.start, period.end, key, float(n), None, None, n)
 
 
 def data_range(
@@ -298,6 +397,95 @@ def _open_at_period_end(
     labels = kinds.aging_labels(measure.aging)
     branches = [(age <= bound, label) for bound, label in zip(measure.aging, labels, strict=False)]
     return joined.mutate(**{AGE: ibis.cases(*branches, else_=labels[-1])})
+
+
+def _backlog_changes(
+    measure: Measure,
+    rows: Table,
+    span: tuple[Any, Any],
+    env: kinds.Env,
+    from_period: dt.date,
+) -> Table:
+    """A backlog's refresh from ``from_period`` (B): for each period end E from then on, how
+    many more items are open at E than at B, and the bounded aging buckets at E outright.
+
+    open(E) − open(B) = #{opened in [B, E), open at E} − #{opened before B, closed in
+    [B, E)}, so only items opened or closed since B are read, never the long tail of items
+    still open (which a count at E reads whole). Each row says whether it is such a change
+    (``_carry``) or a count; the last aging bucket is left to :func:`observations`.
+    """
+    assert measure.start is not None
+    assert measure.end is not None
+    hi = span[1]
+    timestamps = rows.schema()[measure.start].is_timestamp()
+    periods = spine(
+        from_period,
+        _day(hi) if hi is not None else from_period,
+        measure.grain,
+        env.fiscal_start_month,
+        from_period=from_period,
+        timestamps=timestamps,
+    )
+    if hi is None:  # nothing opened or closed since: no period to count at
+        periods = periods.limit(0)
+    dims = list(measure.breakdowns)
+    start, end = rows[measure.start], rows[measure.end]
+    far = ibis.literal(_FAR_FUTURE if timestamps else _FAR_FUTURE.date()).cast(end.type())
+    begun = _bound(rows, measure.start, from_period)
+    opened = rows.filter(start >= begun).mutate(_closed=ibis.coalesce(end, far))
+    opened = opened.join(
+        periods, [opened[measure.start] < periods._hi, opened._closed >= periods._hi]
+    )
+    closed = rows.filter(end >= _bound(rows, measure.end, from_period), start < begun)
+    closed = closed.join(periods, [closed[measure.end] < periods._hi])
+    columns = ["_period", *dims]
+    changes = ibis.union(
+        opened.select(*columns, _w=ibis.literal(1, "int64")),
+        closed.select(*columns, _w=ibis.literal(-1, "int64")),
+    )
+    # Every period shows in the total, changed or not.
+    unchanged = periods.select(
+        "_period",
+        *[ibis.null(rows.schema()[d]).name(d) for d in dims],
+        _w=ibis.literal(0, "int64"),
+    )
+    parts = []
+    for keys, dim in _groupings(dims):
+        of = ibis.union(changes, unchanged) if dim is None else changes
+        counted = of.group_by(keys).aggregate(n=of._w.sum())
+        parts.append(_counts(counted, dim, carry=True))
+    if measure.aging:
+        labels = kinds.aging_labels(measure.aging)
+        oldest = measure.aging[-1]
+        first_end = period_of(from_period, measure.grain, env.fiscal_start_month).end
+        young = rows.filter(
+            start >= _bound(rows, measure.start, first_end - dt.timedelta(days=oldest))
+        )
+        young = young.mutate(_closed=ibis.coalesce(young[measure.end], far))
+        young = young.join(
+            periods, [young[measure.start] < periods._hi, young._closed >= periods._hi]
+        )
+        age = periods_age(young, measure.start)
+        young = young.filter(age <= oldest).mutate(
+            **{
+                AGE: ibis.cases(
+                    *[(age <= b, label) for b, label in zip(measure.aging, labels, strict=False)]
+                )
+            }
+        )
+        counted = young.group_by(["_period", AGE]).aggregate(n=young.count())
+        parts.append(_counts(counted, AGE, carry=False))
+    return _stack(parts)
+
+
+def _counts(counted: Table, dimension: str | None, *, carry: bool) -> Table:
+    shaped = _shaped(
+        counted.mutate(
+            num=ibis.null("float64"), den=ibis.null("float64"), val=counted.n.cast("float64")
+        ),
+        dimension,
+    )
+    return shaped.mutate(**{_CARRY: ibis.literal(carry)})
 
 
 def periods_age(joined: Table, start: str) -> Any:

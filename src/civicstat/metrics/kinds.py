@@ -76,6 +76,13 @@ class Kind:
         """Problems beyond field presence, as (field, message)."""
         return []
 
+    def decomposes(self, measure: Measure) -> bool:
+        """Whether this measure's aggregates add up over parts (by default the kind's
+        ``decomposable``): then a window adds up its periods, and an append adds the new
+        rows' aggregates to the stored ones. Such a measure's aggregates are a value, or a
+        numerator over a denominator that is never NULL (a count), each a sum."""
+        return self.decomposable
+
     def depends_on(self, measure: Measure) -> list[str]:
         """Ids of the measures this one is computed from."""
         return []
@@ -231,6 +238,9 @@ class Duration(RowKind):
     def time_column(self, measure: Measure) -> str:
         assert measure.start is not None
         return measure.time or measure.start
+
+    def decomposes(self, measure: Measure) -> bool:
+        return measure.statistic == "mean"  # a sum over a count; medians and percentiles not
 
     def prepare(self, measure: Measure, rows: Table, env: Env) -> Table:
         assert measure.start is not None

@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from civicstat.domain.calendars import BusinessCalendar
 from civicstat.domain.periods import period_of
 from civicstat.governance import audit
@@ -48,6 +50,10 @@ def compute(
 
     ``since`` maps a measure to the earliest time new rows carry: only the periods from the
     one containing it are recomputed (None: no new row can change that measure).
+
+    The measures computed from rows are all queried first; then, in one transaction, their
+    observations are stored and the composite measures computed from them, so a refresh
+    lands whole or not at all and readers never see some measures new and others old.
     """
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
@@ -55,21 +61,58 @@ def compute(
     for measure in chosen:
         require(actor, MEASURE_COMPUTE, Resource("measure", measure.id, owner(plan, measure)))
     env = environment(plan)
-    outcomes: dict[str, ComputeOutcome] = {}
+    queried: dict[str, _Computed | None] = {}
     for measure in chosen:
-        kind = kinds.get(measure.kind)
-        if isinstance(kind, kinds.CompositeKind) and not isinstance(kind, kinds.Cumulative):
-            inputs = kind.depends_on(measure)
-            if since is not None and not any(outcomes.get(i, _SAME).changed for i in inputs):
-                continue
-            outcomes[measure.id] = _compute_composite(ctx, actor, plan, measure)
+        if _composite(measure):
             continue
         row_measure = effective(plan, measure)
         if since is not None and since.get(row_measure.id) is None:
             continue
         start = since[row_measure.id] if since is not None else None
-        outcomes[measure.id] = _compute_rows(ctx, actor, plan, measure, env, start)
+        queried[measure.id] = _compute_rows(ctx, plan, measure, env, start)
+    outcomes: dict[str, ComputeOutcome] = {}
+    firsts: dict[str, dt.date | None] = {}  # the first period each stored measure changed
+    with ctx.db.write() as session:
+        for measure in chosen:
+            if measure.id in queried:
+                computed = queried[measure.id]
+                if computed is None:  # the dataset has no data yet
+                    outcomes[measure.id] = ComputeOutcome(measure.id, 0, None, False)
+                    continue
+            elif _composite(measure):
+                changed = [i for i in _depends(measure) if outcomes.get(i, _SAME).changed]
+                if since is not None and not changed:
+                    continue
+                # After a refresh, from the first period any of its inputs changed.
+                starts = [firsts[i] for i in changed]
+                first = None if since is None or None in starts else min(filter(None, starts))
+                computed = _compute_composite(session, plan, measure, first)
+                if computed is None:  # an input has no observations yet
+                    outcomes[measure.id] = ComputeOutcome(measure.id, 0, None, False)
+                    continue
+            else:
+                continue
+            outcomes[measure.id] = _store(session, actor, computed)
+            firsts[measure.id] = computed.first
     return list(outcomes.values())
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """A measure's observations as computed, before they are stored."""
+
+    measure: Measure
+    definition: str
+    version_id: int
+    label: str  # the data version's, e.g. "calls_911@3"
+    rows: list[ObservationRow]
+    first: dt.date | None  # the first period recomputed; None: all of them
+
+
+def _composite(measure: Measure) -> bool:
+    """Computed from other measures' observations rather than from rows."""
+    kind = kinds.get(measure.kind)
+    return isinstance(kind, kinds.CompositeKind) and not isinstance(kind, kinds.Cumulative)
 
 
 _SAME = ComputeOutcome("", 0, None, False)
@@ -186,12 +229,11 @@ def _choose(plan: AppliedPlan, measure_ids: list[str] | None) -> list[Measure]:
 
 def _compute_rows(
     ctx: Context,
-    actor: Actor,
     plan: AppliedPlan,
     measure: Measure,
     env: kinds.Env,
     since: dt.date | None,
-) -> ComputeOutcome:
+) -> _Computed | None:
     row_measure = effective(plan, measure)
     definition = full_definition_hash(plan, measure)
     assert row_measure.dataset is not None
@@ -201,73 +243,133 @@ def _compute_rows(
         if since is not None and observations.current_definition(session, measure.id) != definition:
             since = None
     if version is None:
-        return ComputeOutcome(measure.id, 0, None, False)
-    first = None
+        return None
+    first: dt.date | None = None
+    opening = None
+    kind = engine.row_kind(row_measure)
     if since is not None:
         first = period_of(_as_date(since), row_measure.grain, env.fiscal_start_month).start
+        if isinstance(kind, kinds.Backlog) or row_measure.window is not None:
+            first = _resume(ctx, row_measure, env, first)
+        if isinstance(kind, kinds.Backlog):
+            opening = _opening(ctx, row_measure, env, first)
+        elif kind.decomposes(row_measure):
+            added = _added_rows(ctx, row_measure, env, version, first)
+            if added is not None:
+                return _Computed(measure, definition, version.id, version.label, added, first)
     denominators = populations.denominators(ctx, row_measure)
     with ctx.warehouse.session() as table:
         rows = table(version.dataset_id, version.version, version.files)
         result = ctx.warehouse.execute(engine.expression(row_measure, rows, env, first))
-    computed = list(engine.observations(row_measure, result, env, denominators))
-    changed = _store(ctx, actor, measure, definition, version.id, computed, first, version.label)
-    return ComputeOutcome(measure.id, len(computed), version.label, changed)
+    computed = list(engine.observations(row_measure, result, env, denominators, opening))
+    return _Computed(measure, definition, version.id, version.label, computed, first)
+
+
+def _added_rows(
+    ctx: Context, measure: Measure, env: kinds.Env, version: DataVersion, first: dt.date
+) -> list[ObservationRow] | None:
+    """A decomposable measure's observations from ``first`` on after an append: the stored
+    ones plus what the appended files alone add up to. None when that would not be the same
+    as reading every row again: the stored observations of those periods are not all from
+    one version whose files the current one extends with the same columns, or new rows
+    open a window's period past the last one stored (its earlier rows count too)."""
+    with ctx.db.session() as session:
+        behind = observations.versions_from(session, measure.id, first)
+        if len(behind) > 1:
+            return None
+        base_id = behind.pop() if behind else observations.current_data_version(session, measure.id)
+        base = session.get(DataVersion, base_id) if base_id is not None else None
+        if base is None or base.dataset_id != version.dataset_id or base.columns != version.columns:
+            return None
+        old, new = list(base.files), list(version.files)
+        if len(new) <= len(old) or new[: len(old)] != old:
+            return None
+        stored = observations.current_rows(session, measure.id, first)
+        last = observations.latest_period(session, measure.id)
+    with ctx.warehouse.session() as table:
+        rows = table(version.dataset_id, version.version, new[len(old) :], since=base.version)
+        through = None
+        if measure.window is not None:
+            newest = engine.data_range(measure, rows, first)[1]
+            if last is None or newest is None:
+                return None
+            if period_of(_as_date(newest), measure.grain, env.fiscal_start_month).start > last:
+                return None
+            through = last
+        result = ctx.warehouse.execute(
+            engine.expression(measure, rows, env, first, through=through)
+        )
+    return list(engine.added_to(measure, stored, result, env))
+
+
+def _resume(ctx: Context, measure: Measure, env: kinds.Env, first: dt.date) -> dt.date:
+    """Where a refresh of a window or a backlog starts: at ``first``, or right after the last
+    period stored if that is earlier. Both have a value at every period through the data's
+    latest, rows or not (a window reaches back, items stay open), and the periods past the
+    last one stored were never computed: the data ended before them."""
+    fiscal = env.fiscal_start_month
+    with ctx.db.session() as session:
+        latest = observations.latest_period(session, measure.id)
+    if latest is not None and period_of(first, measure.grain, fiscal).previous().start > latest:
+        return period_of(latest, measure.grain, fiscal).next().start
+    return first
+
+
+def _opening(
+    ctx: Context, measure: Measure, env: kinds.Env, first: dt.date
+) -> dict[str, float | None]:
+    """A backlog's items open (by slice) at the end of the period before ``first``."""
+    before = period_of(first, measure.grain, env.fiscal_start_month).previous().start
+    with ctx.db.session() as session:
+        return observations.values_at(session, measure.id, before)
 
 
 def _compute_composite(
-    ctx: Context, actor: Actor, plan: AppliedPlan, measure: Measure
-) -> ComputeOutcome:
+    session: Session, plan: AppliedPlan, measure: Measure, first: dt.date | None
+) -> _Computed | None:
+    """A composite measure from its inputs' current observations (in ``session``, so inputs
+    stored earlier in it count): the periods from ``first`` on, or all of them."""
+    definition = full_definition_hash(plan, measure)
+    if first is not None and observations.current_definition(session, measure.id) != definition:
+        first = None
     inputs = _depends(measure)
-    with ctx.db.session() as session:
-        series = {m: observations.current_rows(session, m) for m in inputs}
-        versions = {m: observations.current_data_version(session, m) for m in inputs}
-        if any(v is None for v in versions.values()):
-            return ComputeOutcome(measure.id, 0, None, False)
-        newest = session.get(DataVersion, max(v for v in versions.values() if v is not None))
-        assert newest is not None
-        label = newest.label
+    versions = {m: observations.current_data_version(session, m) for m in inputs}
+    if any(v is None for v in versions.values()):
+        return None
+    newest = session.get(DataVersion, max(v for v in versions.values() if v is not None))
+    assert newest is not None
+    series = {m: observations.current_rows(session, m, first) for m in inputs}
     if measure.kind == "ratio":
         assert measure.numerator is not None
         assert measure.denominator is not None
-        computed = composite.ratio(measure, series[measure.numerator], series[measure.denominator])
+        rows = composite.ratio(measure, series[measure.numerator], series[measure.denominator])
     else:
-        computed = composite.derived(measure, {n: series[m] for n, m in measure.inputs.items()})
-    definition = full_definition_hash(plan, measure)
-    changed = _store(ctx, actor, measure, definition, newest.id, computed, None, label)
-    return ComputeOutcome(measure.id, len(computed), label, changed)
+        rows = composite.derived(measure, {n: series[m] for n, m in measure.inputs.items()})
+    return _Computed(measure, definition, newest.id, newest.label, rows, first)
 
 
-def _store(
-    ctx: Context,
-    actor: Actor,
-    measure: Measure,
-    definition: str,
-    version_id: int,
-    computed: list[ObservationRow],
-    first: dt.date | None,
-    label: str,
-) -> bool:
-    with ctx.db.write() as session:
-        changed = observations.replace_current(
+def _store(session: Session, actor: Actor, computed: _Computed) -> ComputeOutcome:
+    measure = computed.measure
+    changed = observations.replace_current(
+        session,
+        measure_id=measure.id,
+        grain=measure.grain,
+        definition_hash=computed.definition,
+        data_version_id=computed.version_id,
+        rows=computed.rows,
+        from_period=computed.first,
+    )
+    if changed:
+        audit.record(
             session,
-            measure_id=measure.id,
-            grain=measure.grain,
-            definition_hash=definition,
-            data_version_id=version_id,
-            rows=computed,
-            from_period=first,
+            actor,
+            "measure:compute",
+            "measure",
+            measure.id,
+            data_version=computed.label,
+            observations=len(computed.rows),
         )
-        if changed:
-            audit.record(
-                session,
-                actor,
-                "measure:compute",
-                "measure",
-                measure.id,
-                data_version=label,
-                observations=len(computed),
-            )
-    return changed
+    return ComputeOutcome(measure.id, len(computed.rows), computed.label, changed)
 
 
 def _as_date(value: dt.date) -> dt.date:

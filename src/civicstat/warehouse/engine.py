@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 from ibis.backends import BaseBackend
 from ibis.expr.types import Table
 
 DEFAULT_URL = "duckdb://"
+
+
+class TableOf(Protocol):
+    """A dataset version's rows as an Ibis table; with ``since``, only the rows of the
+    files it added to that earlier version (``files`` are then those)."""
+
+    def __call__(
+        self, dataset_id: str, version: int, files: list[str], *, since: int | None = None
+    ) -> Table: ...
 
 
 class Warehouse:
@@ -52,13 +61,17 @@ class Warehouse:
             return True
 
     @contextmanager
-    def session(self) -> Iterator[Callable[[str, int, list[str]], Table]]:
+    def session(self) -> Iterator[TableOf]:
         """Hold the connection for a few queries; yields ``table(dataset, version, files)``."""
         with self._lock:
             yield self._table
 
-    def _table(self, dataset_id: str, version: int, files: list[str]) -> Table:
+    def _table(
+        self, dataset_id: str, version: int, files: list[str], *, since: int | None = None
+    ) -> Table:
         name = f"{dataset_id.replace('-', '_')}__v{version}"
+        if since is not None:  # only the files a version added to an earlier one
+            name += f"__since_v{since}"
         if name not in self._views:
             paths = [str(self.lake_root / f) for f in files]
             self.con.read_parquet(paths, table_name=name)
