@@ -61,15 +61,13 @@ def expression(
     refresh); the rows they need (including a window's earlier rows) are all read. A
     backlog's refresh is the exception: it returns what changed since the end of the
     period before (see :func:`_backlog_changes`), which :func:`observations` adds to the
-    counts open then. ``through`` ends a window's periods at the one holding that day
-    instead of at the rows' latest (see :func:`added_to`).
+    counts open then. ``through`` ends a refresh's periods of a window or a backlog at the
+    one holding that day (see :func:`latest_period`) instead of asking the rows.
     """
     env = env or kinds.Env()
     kind = row_kind(measure)
-    if measure.filter:
-        rows = rows.filter(to_ibis(parse(measure.filter), rows).fill_null(False))
     time = kind.time_column(measure)
-    rows = rows.filter(rows[time].notnull())
+    rows = _measured(measure, rows)
     spanned = isinstance(kind, kinds.Backlog) or measure.window is not None
     if through is not None and from_period is not None:
         span: tuple[Any, Any] = (from_period, through)
@@ -100,6 +98,26 @@ def expression(
             for keys, dim in _groupings(dimensions)
         ]
     )
+
+
+def latest_period(
+    measure: Measure, rows: Table, env: kinds.Env, from_period: dt.date
+) -> dt.date | None:
+    """For a refresh of a window or a backlog from ``from_period``: the start of the last
+    period to compute, the one holding the latest time of the measure's rows (a backlog's
+    latest opening or closing); None when no row is that late."""
+    latest = data_range(measure, _measured(measure, rows), from_period)[1]
+    if latest is None:
+        return None
+    return period_of(_day(latest), measure.grain, env.fiscal_start_month).start
+
+
+def _measured(measure: Measure, rows: Table) -> Table:
+    """The rows a measure counts: its filter's, with a time."""
+    if measure.filter:
+        rows = rows.filter(to_ibis(parse(measure.filter), rows).fill_null(False))
+    time = row_kind(measure).time_column(measure)
+    return rows.filter(rows[time].notnull())
 
 
 def _rows_for_refresh(
@@ -507,8 +525,10 @@ __all__ = [
     "ALL",
     "BLANK",
     "Denominators",
+    "added_to",
     "data_range",
     "expression",
+    "latest_period",
     "observations",
     "row_kind",
     "slice_key",

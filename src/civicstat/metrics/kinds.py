@@ -23,6 +23,7 @@ from ibis.expr.types import Table, Value
 
 from civicstat.domain.calendars import BusinessCalendar
 from civicstat.metrics.expressions import parse, parse_value, to_ibis
+from civicstat.metrics.time import memtable
 from civicstat.spec.models import DURATION_UNITS, Measure
 
 GROUP = "civicstat.measure_kinds"
@@ -281,7 +282,7 @@ def _business_days(rows: Table, start: str, end: str, calendar: BusinessCalendar
     A date outside the calendar's span (1990 to 15 years ahead) has no business-day count,
     so a row with one has no duration.
     """
-    days = ibis.memtable(_calendar_index(calendar))
+    days = memtable(_calendar_index(calendar))
     a = days.rename(_day_a="_day", _bd_a="_bd", _open_a="_open")
     b = days.rename(_day_b="_day", _bd_b="_bd", _open_b="_open")
     rows = rows.mutate(_sd=rows[start].cast("date"), _ed=rows[end].cast("date"))

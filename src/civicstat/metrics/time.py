@@ -9,6 +9,8 @@ one row per period with the bounds that period aggregates over.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
 
 import ibis
 import pyarrow as pa
@@ -51,7 +53,7 @@ def spine(
     lows = [window_bounds(p, window) for p in periods]
     as_bound = _as_timestamp if timestamps else (lambda d: d)
     kind = pa.timestamp("us") if timestamps else pa.date32()
-    return ibis.memtable(
+    return memtable(
         pa.table(
             {
                 "_period": pa.array([p.start for p in periods], pa.date32()),
@@ -60,6 +62,29 @@ def spine(
             }
         )
     )
+
+
+def memtable(data: pa.Table) -> Table:
+    """An in-memory table; the same content gives the very same Ibis table (its nodes
+    compare by identity), so queries built over it are equal and the warehouse reuses
+    their compiled SQL."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write_table(data)
+    digest = hashlib.sha256(sink.getvalue().to_pybytes()).digest()
+    with _MEMTABLES_LOCK:
+        table = _MEMTABLES.pop(digest, None)
+        if table is None:
+            table = ibis.memtable(data)
+        _MEMTABLES[digest] = table  # most recently used last
+        if len(_MEMTABLES) > _MEMTABLES_KEPT:
+            _MEMTABLES.pop(next(iter(_MEMTABLES)))
+    return table
+
+
+_MEMTABLES_KEPT = 256
+_MEMTABLES: dict[bytes, Table] = {}
+_MEMTABLES_LOCK = threading.Lock()
 
 
 def window_bounds(period: Period, window: Window | None) -> dt.date:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ibis.expr.types import Table
 from sqlalchemy.orm import Session
 
 from civicstat.domain.calendars import BusinessCalendar
@@ -260,7 +262,10 @@ def _compute_rows(
     denominators = populations.denominators(ctx, row_measure)
     with ctx.warehouse.session() as table:
         rows = table(version.dataset_id, version.version, version.files)
-        result = ctx.warehouse.execute(engine.expression(row_measure, rows, env, first))
+        through = None
+        if first is not None and _spanned(row_measure):
+            through = engine.latest_period(row_measure, rows, env, first)
+        result = ctx.warehouse.execute(_expression(row_measure, rows, env, first, through))
     computed = list(engine.observations(row_measure, result, env, denominators, opening))
     return _Computed(measure, definition, version.id, version.label, computed, first)
 
@@ -296,10 +301,39 @@ def _added_rows(
             if period_of(_as_date(newest), measure.grain, env.fiscal_start_month).start > last:
                 return None
             through = last
-        result = ctx.warehouse.execute(
-            engine.expression(measure, rows, env, first, through=through)
-        )
+        result = ctx.warehouse.execute(_expression(measure, rows, env, first, through))
     return list(engine.added_to(measure, stored, result, env))
+
+
+def _spanned(measure: Measure) -> bool:
+    """A window or a backlog: periods from the data's first to its latest, rows or not."""
+    return measure.window is not None or measure.kind == "backlog"
+
+
+def _expression(
+    measure: Measure, rows: Table, env: kinds.Env, first: dt.date | None, through: dt.date | None
+) -> Table:
+    """``engine.expression``, built once for the same inputs: a refresh's queries are small,
+    and building one costs about as much as running it. Not kept when building it would
+    ask the data for its time span (a window or backlog without ``through``)."""
+    if _spanned(measure) and (first is None or through is None):
+        return engine.expression(measure, rows, env, first, through=through)
+    key: tuple[object, ...] = (measure.model_dump_json(), rows.op(), first, through)
+    key += (env.fiscal_start_month, repr(env.calendar))  # calendars compare by identity
+    with _BUILT_LOCK:
+        built = _BUILT.pop(key, None)
+    if built is None:
+        built = engine.expression(measure, rows, env, first, through=through)
+    with _BUILT_LOCK:
+        _BUILT[key] = built  # most recently used last
+        if len(_BUILT) > _BUILT_KEPT:
+            _BUILT.pop(next(iter(_BUILT)))
+    return built
+
+
+_BUILT_KEPT = 256
+_BUILT: dict[tuple[object, ...], Table] = {}
+_BUILT_LOCK = threading.Lock()
 
 
 def _resume(ctx: Context, measure: Measure, env: kinds.Env, first: dt.date) -> dt.date:

@@ -11,7 +11,7 @@ WITH "t1" AS (
       DATE_DIFF('MILLISECOND', "t0"."created_at", "t0"."closed_at") / 1000.0
     ) / 86400 AS "_duration",
     CAST(DATE_TRUNC('MONTH', "t0"."created_at") AS DATE) AS "_period"
-  FROM "service_requests__v1" AS "t0"
+  FROM "service_requests" AS "t0"
   WHERE
     "t0"."created_at" IS NOT NULL
 )

@@ -8,7 +8,7 @@ WITH "t1" AS (
     "t0"."closed_at",
     "t0"."department",
     CAST(DATE_TRUNC('MONTH', "t0"."created_at") AS DATE) AS "_period"
-  FROM "service_requests__v1" AS "t0"
+  FROM "service_requests" AS "t0"
   WHERE
     COALESCE("t0"."request_type" = 'pothole', FALSE)
     AND "t0"."created_at" IS NOT NULL

@@ -11,7 +11,7 @@ WITH "t1" AS (
       CAST(CAST(EXTRACT(epoch FROM CAST("t0"."closed_at" AS TIMESTAMP) - CAST("t0"."created_at" AS TIMESTAMP)) * 1000 AS BIGINT) AS DOUBLE PRECISION) / 1000.0
     ) AS DOUBLE PRECISION) / 86400 AS "_duration",
     CAST(DATE_TRUNC('MONTH', "t0"."created_at") AS DATE) AS "_period"
-  FROM "service_requests__v1" AS "t0"
+  FROM "service_requests" AS "t0"
   WHERE
     "t0"."created_at" IS NOT NULL
 )
