@@ -14,8 +14,10 @@ CivicStat run too. Every hand result is checked against CivicStat's (relative di
 Then, ``--repeat`` times, ``--append`` newer rows land through an append load; the
 refresh of the periods they touch is timed, checked against the hand SQL over the new
 version, and followed by a full compute of the same version; the best of each is
-reported. Targets: full compute at most 1.2×
-the hand SQL; refresh at most 10% of a full compute. Peak memory is the process's.
+reported, and the first refresh on its own: the process has not built or compiled a
+refresh's queries yet (a long-running scheduler has, after its first refresh in a
+period). Targets: full compute at most 1.2× the hand SQL; refresh at most 10% of a full
+compute. Peak memory is the process's.
 """
 
 from __future__ import annotations
@@ -340,6 +342,10 @@ def main() -> None:
         "full_after_append_seconds": round(min(result["full_after_append"]), 3),
         "refresh_share_of_full": round(
             min(result["refresh"]) / min(result["full_after_append"]), 3
+        ),
+        "first_refresh_seconds": round(result["refresh"][0], 3),
+        "first_refresh_share_of_full": round(
+            result["refresh"][0] / min(result["full_after_append"]), 3
         ),
         "refresh_target": 0.1,
         "results_match_hand_sql": not result["problems"],

@@ -251,7 +251,7 @@ def _compute_rows(
     kind = engine.row_kind(row_measure)
     if since is not None:
         first = period_of(_as_date(since), row_measure.grain, env.fiscal_start_month).start
-        if isinstance(kind, kinds.Backlog) or row_measure.window is not None:
+        if _spanned(row_measure):
             first = _resume(ctx, row_measure, env, first)
         if isinstance(kind, kinds.Backlog):
             opening = _opening(ctx, row_measure, env, first)
@@ -307,7 +307,7 @@ def _added_rows(
 
 def _spanned(measure: Measure) -> bool:
     """A window or a backlog: periods from the data's first to its latest, rows or not."""
-    return measure.window is not None or measure.kind == "backlog"
+    return measure.window is not None or isinstance(kinds.get(measure.kind), kinds.Backlog)
 
 
 def _expression(
