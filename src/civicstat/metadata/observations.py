@@ -125,7 +125,7 @@ def values_at(session: Session, measure_id: str, period_start: dt.date) -> dict[
             Observation.period_start == period_start,
         )
     )
-    return dict(found.tuples().all())
+    return dict(found.all())  # rows of (slice key, value)
 
 
 def current_series(session: Session, measure_id: str, slice_key: str = "") -> Sequence[Observation]:
