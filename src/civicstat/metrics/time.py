@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 
 import ibis
 import pyarrow as pa
 from ibis.expr.types import DateValue, Table, Value
 
 from civicstat.domain.periods import Grain, Period, periods_between, window_start
+from civicstat.recent import Recent
 from civicstat.spec.models import Window
 
 _TRUNCATE = {Grain.DAY: "D", Grain.WEEK: "W", Grain.MONTH: "M", Grain.QUARTER: "Q", Grain.YEAR: "Y"}
@@ -72,19 +72,10 @@ def memtable(data: pa.Table) -> Table:
     with pa.ipc.new_stream(sink, data.schema) as writer:
         writer.write_table(data)
     digest = hashlib.sha256(sink.getvalue().to_pybytes()).digest()
-    with _MEMTABLES_LOCK:
-        table = _MEMTABLES.pop(digest, None)
-        if table is None:
-            table = ibis.memtable(data)
-        _MEMTABLES[digest] = table  # most recently used last
-        if len(_MEMTABLES) > _MEMTABLES_KEPT:
-            _MEMTABLES.pop(next(iter(_MEMTABLES)))
-    return table
+    return _MEMTABLES.get(digest, lambda: ibis.memtable(data))
 
 
-_MEMTABLES_KEPT = 256
-_MEMTABLES: dict[bytes, Table] = {}
-_MEMTABLES_LOCK = threading.Lock()
+_MEMTABLES: Recent[bytes, Table] = Recent(256)
 
 
 def window_bounds(period: Period, window: Window | None) -> dt.date:

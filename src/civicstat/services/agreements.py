@@ -154,17 +154,7 @@ def draft(ctx: Context, actor: Actor, department_id: str, statement: str = "") -
                 drafted_at=ctx.clock(),
             )
             session.add(row)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            Event.AGREEMENT_DRAFT,
-            "department",
-            department_id,
-            version=row.version,
-            period=period,
-        )
-        return row.id
+        return _drafted(session, actor, row)
 
 
 def amend(ctx: Context, actor: Actor, department_id: str, statement: str = "") -> int:
@@ -189,18 +179,23 @@ def amend(ctx: Context, actor: Actor, department_id: str, statement: str = "") -
             drafted_at=ctx.clock(),
         )
         session.add(row)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            Event.AGREEMENT_DRAFT,
-            "department",
-            department_id,
-            version=row.version,
-            period=period,
-            amends=rows[0].version,
-        )
-        return row.id
+        return _drafted(session, actor, row, amends=rows[0].version)
+
+
+def _drafted(session: Session, actor: Actor, row: PerformanceAgreement, **detail: Any) -> int:
+    """Audit a drafted version (new or edited) in its transaction; returns its id."""
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        Event.AGREEMENT_DRAFT,
+        "department",
+        row.department,
+        version=row.version,
+        period=row.period,
+        **detail,
+    )
+    return row.id
 
 
 def sign(ctx: Context, actor: Actor, department_id: str, version: int) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from civicstat.metadata.models import DataVersion
 from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import composite, kinds
 from civicstat.metrics import compute as engine
+from civicstat.recent import Recent
 from civicstat.services import populations
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.services.errors import NotFound
@@ -320,20 +320,10 @@ def _expression(
         return engine.expression(measure, rows, env, first, through=through)
     key: tuple[object, ...] = (measure.model_dump_json(), rows.op(), first, through)
     key += (env.fiscal_start_month, repr(env.calendar))  # calendars compare by identity
-    with _BUILT_LOCK:
-        built = _BUILT.pop(key, None)
-    if built is None:
-        built = engine.expression(measure, rows, env, first, through=through)
-    with _BUILT_LOCK:
-        _BUILT[key] = built  # most recently used last
-        if len(_BUILT) > _BUILT_KEPT:
-            _BUILT.pop(next(iter(_BUILT)))
-    return built
+    return _BUILT.get(key, lambda: engine.expression(measure, rows, env, first, through=through))
 
 
-_BUILT_KEPT = 256
-_BUILT: dict[tuple[object, ...], Table] = {}
-_BUILT_LOCK = threading.Lock()
+_BUILT: Recent[tuple[object, ...], Table] = Recent(256)
 
 
 def _resume(ctx: Context, measure: Measure, env: kinds.Env, first: dt.date) -> dt.date:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any, Protocol
 import ibis
 from ibis.backends import BaseBackend
 from ibis.expr.types import Table
+
+from civicstat.recent import Recent
 
 DEFAULT_URL = "duckdb://"
 
@@ -131,23 +132,11 @@ def _reuse_compiled_sql(backend: BaseBackend) -> None:
     compile_once = getattr(backend, "compile", None)
     if compile_once is None:
         return
-    kept: OrderedDict[Any, str] = OrderedDict()
-    lock = threading.Lock()
+    kept: Recent[Any, Any] = Recent(_COMPILED_KEPT)
 
     def compile(expr: Any, /, **options: Any) -> Any:
         if any(v not in (None, False) for v in options.values()):
             return compile_once(expr, **options)
-        node = expr.op()
-        with lock:
-            sql = kept.get(node)
-            if sql is not None:
-                kept.move_to_end(node)
-                return sql
-        sql = compile_once(expr)
-        with lock:
-            kept[node] = sql
-            if len(kept) > _COMPILED_KEPT:
-                kept.popitem(last=False)
-        return sql
+        return kept.get(expr.op(), lambda: compile_once(expr))
 
     backend.compile = compile
