@@ -68,10 +68,9 @@ def expression(
     kind = row_kind(measure)
     time = kind.time_column(measure)
     rows = _measured(measure, rows)
-    spanned = isinstance(kind, kinds.Backlog) or measure.window is not None
     if through is not None and from_period is not None:
         span: tuple[Any, Any] = (from_period, through)
-    elif spanned:
+    elif spanned(measure):
         span = data_range(measure, rows, from_period)
     else:
         span = (None, None)
@@ -98,6 +97,12 @@ def expression(
             for keys, dim in _groupings(dimensions)
         ]
     )
+
+
+def spanned(measure: Measure) -> bool:
+    """A window or a backlog: a value at every period from the data's first to its latest,
+    rows in it or not, so computing one asks the rows for their time span."""
+    return measure.window is not None or isinstance(row_kind(measure), kinds.Backlog)
 
 
 def latest_period(
@@ -532,4 +537,5 @@ __all__ = [
     "observations",
     "row_kind",
     "slice_key",
+    "spanned",
 ]

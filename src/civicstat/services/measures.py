@@ -251,7 +251,7 @@ def _compute_rows(
     kind = engine.row_kind(row_measure)
     if since is not None:
         first = period_of(_as_date(since), row_measure.grain, env.fiscal_start_month).start
-        if _spanned(row_measure):
+        if engine.spanned(row_measure):
             first = _resume(ctx, row_measure, env, first)
         if isinstance(kind, kinds.Backlog):
             opening = _opening(ctx, row_measure, env, first)
@@ -263,7 +263,7 @@ def _compute_rows(
     with ctx.warehouse.session() as table:
         rows = table(version.dataset_id, version.version, version.files)
         through = None
-        if first is not None and _spanned(row_measure):
+        if first is not None and engine.spanned(row_measure):
             through = engine.latest_period(row_measure, rows, env, first)
         result = ctx.warehouse.execute(_expression(row_measure, rows, env, first, through))
     computed = list(engine.observations(row_measure, result, env, denominators, opening))
@@ -305,18 +305,13 @@ def _added_rows(
     return list(engine.added_to(measure, stored, result, env))
 
 
-def _spanned(measure: Measure) -> bool:
-    """A window or a backlog: periods from the data's first to its latest, rows or not."""
-    return measure.window is not None or isinstance(kinds.get(measure.kind), kinds.Backlog)
-
-
 def _expression(
     measure: Measure, rows: Table, env: kinds.Env, first: dt.date | None, through: dt.date | None
 ) -> Table:
     """``engine.expression``, built once for the same inputs: a refresh's queries are small,
     and building one costs about as much as running it. Not kept when building it would
     ask the data for its time span (a window or backlog without ``through``)."""
-    if _spanned(measure) and (first is None or through is None):
+    if engine.spanned(measure) and (first is None or through is None):
         return engine.expression(measure, rows, env, first, through=through)
     key: tuple[object, ...] = (measure.model_dump_json(), rows.op(), first, through)
     key += (env.fiscal_start_month, repr(env.calendar))  # calendars compare by identity
