@@ -32,6 +32,7 @@ import httpx
 from pydantic import Field
 
 from civicstat.connectors.base import ConnectorContext, ConnectorError
+from civicstat.excerpt import excerpt
 from civicstat.spec.models import SpecModel
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -356,8 +357,8 @@ def _same_origin(first: httpx.URL, second: httpx.URL) -> bool:
 
 
 def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text[:300].split())
-    return f": {text}" if text else ""
+    text = " ".join(response.text[:1000].split())
+    return f": {excerpt(text, 300)}" if text else ""
 
 
 # --- pages ------------------------------------------------------------------------------

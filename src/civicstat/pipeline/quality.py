@@ -36,6 +36,7 @@ import ibis
 import ibis.common.exceptions as ibis_errors
 from ibis.backends.sql.datatypes import DuckDBType
 
+from civicstat.excerpt import quoted
 from civicstat.metrics import expressions
 from civicstat.metrics.expressions import ExpressionError
 from civicstat.spec.models import (
@@ -420,8 +421,7 @@ def _show(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, str):
-        text = value if len(value) <= _SHOW_CHARS else value[: _SHOW_CHARS - 1] + "…"
-        return repr(text)
+        return quoted(value, _SHOW_CHARS)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, float):

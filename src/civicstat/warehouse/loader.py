@@ -31,6 +31,7 @@ from typing import Any
 
 import duckdb
 
+from civicstat.excerpt import LIMIT, excerpt, listing, quoted
 from civicstat.spec.models import Column, CsvOptions
 from civicstat.warehouse import readers, timezones
 
@@ -106,6 +107,10 @@ def connect(preserve_order: bool = True) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET preserve_insertion_order = {str(preserve_order).lower()}")
     con.execute("SET TimeZone = 'UTC'")  # never the host's zone: see civicstat.warehouse.timezones
     con.execute("SET enable_progress_bar = false")
+    # Payloads are local lake files: no extension (httpfs) may be fetched or loaded, so a
+    # URL handed to DuckDB is an error, never a request.
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
     return con
 
 
@@ -352,23 +357,26 @@ def _pull_staged(
         f"COPY (SELECT {', '.join(selected)} FROM staged WHERE NOT _bad ORDER BY _record) "
         f"TO {literal(str(part))} ({PARQUET})"
     ).fetchone()
-    names = [f"CASE WHEN {misfit[src]} THEN {literal(c.name)} END" for src, c in declared.items()]
-    quote_char = literal("'")
-    reasons = [
-        f"CASE WHEN {misfit[src]} THEN {literal(f'column {c.name!r}: ')} || {quote_char} || "
-        f"CAST({quote(src)} AS VARCHAR) || {quote_char} || "
-        f"{literal(f' is not a valid {c.type}')} END"
-        for src, c in declared.items()
-    ]
+    # Each misfit value, cut short: the reason quotes it through excerpt.quoted.
+    misfits = "".join(
+        f"CASE WHEN {misfit[src]} THEN left(CAST({quote(src)} AS VARCHAR), {LIMIT + 1}) END, "
+        for src in declared
+    )
     bad = con.execute(
-        f"SELECT _record, concat_ws(', ', {', '.join(names) or 'NULL'}), "
-        f"concat_ws('; ', {', '.join(reasons) or 'NULL'}), to_json(staged) "
+        f"SELECT _record, {misfits}to_json(staged) "
         f"FROM staged WHERE _bad ORDER BY _record LIMIT {MAX_QUARANTINED}"
     ).fetchall()
     bad_count = _count_params(con, "SELECT count(*) FROM staged WHERE _bad", {})
     con.execute("DROP TABLE staged")
     con.execute("DROP TABLE raw0")
-    rows = [BadRow(item.name, int(record), cols, reason, raw) for record, cols, reason, raw in bad]
+    rows = []
+    for record, *values, raw in bad:
+        failing = [(c, v) for c, v in zip(declared.values(), values, strict=True) if v is not None]
+        cols = ", ".join(c.name for c, _ in failing)
+        reason = "; ".join(
+            f"column {c.name!r}: {quoted(v)} is not a valid {c.type}" for c, v in failing
+        )
+        rows.append(BadRow(item.name, int(record), cols, reason, raw))
     return int(written[0]) if written else 0, bad_count, rows
 
 
@@ -440,7 +448,7 @@ def _resolve(name: str, columns: Sequence[Column], present: Sequence[str]) -> di
     if missing:
         raise LoadError(
             f"{name}: declared column(s) missing from the source: {', '.join(missing)} "
-            f"(found: {', '.join(present)})"
+            f"(found: {listing(present)})"
         )
     return found
 
@@ -523,8 +531,8 @@ def _reason(message: str, declared: Mapping[str, Column]) -> str:
     match = re.search(r'converting column "([^"]+)"\. Could not convert string "(.*?)" to', message)
     if match and match.group(1) in declared:
         column = declared[match.group(1)]
-        return f"column {column.name!r}: {match.group(2)!r} is not a valid {column.type}"
-    return message.strip().splitlines()[0] if message.strip() else "malformed line"
+        return f"column {column.name!r}: {quoted(match.group(2))} is not a valid {column.type}"
+    return excerpt(message.strip().splitlines()[0], 300) if message.strip() else "malformed line"
 
 
 def _last_scan(con: duckdb.DuckDBPyConnection) -> int:
@@ -546,7 +554,8 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 
 
 def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+    """DuckDB's message, bounded: it may quote the payload."""
+    return excerpt(str(error).strip().splitlines()[0], 300)
 
 
 def _fsync(path: Path) -> None:

@@ -31,6 +31,8 @@ import duckdb
 import openpyxl
 import pyarrow as pa
 
+from civicstat.excerpt import excerpt, listing, quoted
+
 Reader = Callable[[duckdb.DuckDBPyConnection, list[str], dict[str, Any]], None]
 READERS: dict[str, Reader] = {}
 
@@ -242,7 +244,9 @@ def _xlsx_batches(path: str, sheet: str | int | None, header_row: int) -> Iterat
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a bad file
-        raise ReadError(f"{_name(path)}: not a readable .xlsx workbook ({error})") from error
+        raise ReadError(
+            f"{_name(path)}: not a readable .xlsx workbook ({excerpt(error)})"
+        ) from error
     try:
         worksheet = _worksheet(workbook, path, sheet)
         worksheet.reset_dimensions()  # trust the rows, not a possibly stale <dimension> tag
@@ -275,7 +279,7 @@ def _worksheet(workbook: Any, path: str, sheet: str | int | None) -> Any:
             return workbook.worksheets[sheet]
     elif str(sheet) in names:
         return workbook[str(sheet)]
-    raise ReadError(f"{_name(path)}: no sheet {sheet!r} (sheets: {', '.join(map(repr, names))})")
+    raise ReadError(f"{_name(path)}: no sheet {sheet!r} (sheets: {listing(names)})")
 
 
 def _header_names(header: list[Any]) -> list[str]:
@@ -343,10 +347,12 @@ def _check_names(names: list[str], what: str) -> None:
     seen: dict[str, str] = {}
     for name in names:
         if name.lower() == "filename":
-            raise ReadError(f"a {what} is named {name!r}, which is reserved for the landed path")
+            raise ReadError(
+                f"a {what} is named {quoted(name)}, which is reserved for the landed path"
+            )
         if name.lower() in seen:
             raise ReadError(
-                f"{what}s {seen[name.lower()]!r} and {name!r} differ only in case; "
+                f"{what}s {quoted(seen[name.lower()])} and {quoted(name)} differ only in case; "
                 "the warehouse cannot hold both"
             )
         seen[name.lower()] = name
