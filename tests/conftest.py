@@ -111,7 +111,9 @@ def make_context(database_url: str) -> Iterator[Callable[[Path], Context]]:
     opened: list[Context] = []
 
     def make(root: Path) -> Context:
-        ctx = Context(Settings(workspace=root, database_url=database_url))
+        # The shared data folder is a data root, as an operator would list a city's exports.
+        settings = Settings(workspace=root, database_url=database_url, data_roots=[SHARED_DATA])
+        ctx = Context(settings)
         ctx.migrate()
         opened.append(ctx)
         return ctx

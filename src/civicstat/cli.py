@@ -151,7 +151,7 @@ def validate(directory: WorkspaceArg = Path(".")) -> None:
     from civicstat.spec.validate import summary
 
     try:
-        workspace = workspace_service.load(directory)
+        workspace = workspace_service.load(directory, Settings(workspace=directory))
     except SpecError as error:
         report_spec_error(error)
     out.print(summary(workspace), markup=False, soft_wrap=True)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-STATE_DIR = ".civicstat"
+from civicstat.spec.boundary import OWN_PREFIX, STATE_DIR
+
+__all__ = ["STATE_DIR", "Settings"]
 
 
 class Settings(BaseSettings):
@@ -18,7 +21,7 @@ class Settings(BaseSettings):
     environment only.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CIVICSTAT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=OWN_PREFIX, extra="ignore")
 
     workspace: Path = Field(Path("."), description="The workspace folder")
     database_url: str | None = Field(None, description="Metadata store URL (SQLAlchemy)")
@@ -43,6 +46,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Key that encrypts stored second-factor secrets (from the environment)"
     )
+    data_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description="Folders besides the workspace whose files sources may read "
+        "(separated by ':'); relative ones are relative to the workspace",
+    )
+
+    @field_validator("data_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
+        return value
 
     @property
     def state_dir(self) -> Path:

@@ -32,8 +32,10 @@ CSV_BOM = (
 )
 
 
-def connector(root: Path, env: dict[str, str] | None = None, **options: Any) -> FileConnector:
-    context = ConnectorContext(root, source_id="src", env=env or {})
+def connector(
+    root: Path, env: dict[str, str] | None = None, allow: tuple[str, ...] = (), **options: Any
+) -> FileConnector:
+    context = ConnectorContext(root, source_id="src", env=env or {}, allow=allow)
     return FileConnector(FileOptions.model_validate(options), context)
 
 
@@ -319,6 +321,7 @@ def test_an_s3_glob_is_pulled_byte_for_byte_with_credentials_from_the_environmen
     conn = connector(
         tmp_path,
         env=S3_ENV,
+        allow=("127.0.0.1",),  # the S3 server is on loopback, as a city's MinIO is internal
         path="s3://city-exports/311/week-*.csv",
         storage_options={
             "client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}
@@ -338,6 +341,7 @@ def test_a_missing_credential_variable_is_a_clear_error(s3_endpoint: str, tmp_pa
     conn = connector(
         tmp_path,
         env={},
+        allow=("127.0.0.1",),
         path="s3://city-exports/311/*.csv",
         storage_options={"client_kwargs": {"endpoint_url": s3_endpoint}},
         storage_env={"key": "CITY_S3_KEY"},

@@ -132,6 +132,7 @@ def sql(
         cursor="updated_at",
         high_water_mark=mark,
         env=env,
+        allow=("127.0.0.1",),  # the test servers run on loopback, as a city's ERP is internal
     )
     return SqlConnector(SqlOptions.model_validate({"url_env": env_name, **options}), context)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ from civicstat.services.context import Context
 from civicstat.settings import Settings
 
 DEPARTMENT = "performance"
+# The real datasets' folder (as tests/conftest.py finds it): a data root of every workspace
+# here, as an operator lists the folder of a city's exports in CIVICSTAT_DATA_ROOTS.
+SHARED_DATA = Path(
+    os.environ.get("CIVICSTAT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+)
 
 
 def write_workspace(
@@ -71,7 +77,8 @@ def write_workspace(
 
 def open_workspace(root: Path, actor: Actor) -> Context:
     """A context on ``root`` with SQLite metadata, migrated, the workspace applied."""
-    ctx = Context(Settings(workspace=root, database_url=f"sqlite:///{root / 'metadata.db'}"))
+    database = f"sqlite:///{root / 'metadata.db'}"
+    ctx = Context(Settings(workspace=root, database_url=database, data_roots=[SHARED_DATA]))
     ctx.migrate()
     workspace_service.apply(ctx, actor)
     return ctx

@@ -24,7 +24,8 @@ from pydantic import Field, field_validator
 
 from civicstat.connectors._net import Net, NetworkOptions, Pages, Sleep
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
-from civicstat.connectors.http import EnvName
+from civicstat.excerpt import excerpt, quoted
+from civicstat.spec.boundary import EnvName
 from civicstat.warehouse import readers
 
 _LAYER = re.compile(r"/(FeatureServer|MapServer)/\d+/?$", re.IGNORECASE)
@@ -127,9 +128,10 @@ def _page(body: bytes, number: int, shown: str) -> tuple[list[Any], bool]:
     if isinstance(document, dict) and isinstance(document.get("error"), dict):
         failure = document["error"]  # ArcGIS reports errors with HTTP 200 and this body
         details = " ".join(map(str, failure.get("details") or []))
+        said = f"{failure.get('message', 'no message')} {details}".rstrip()
         raise ConnectorError(
-            f"page {number} from {shown}: ArcGIS error {failure.get('code', '?')}: "
-            f"{failure.get('message', 'no message')} {details}".rstrip()
+            f"page {number} from {shown}: ArcGIS error {excerpt(failure.get('code', '?'), 20)}: "
+            f"{excerpt(said)}"
         )
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list):
@@ -165,8 +167,8 @@ def read_geojson(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict
                 if key not in columns:
                     if key.lower() in taken:
                         raise readers.ReadError(
-                            f"{Path(path).name}: property {key!r} clashes with column "
-                            f"{taken[key.lower()]!r} (names are case-insensitive)"
+                            f"{Path(path).name}: property {quoted(key)} clashes with column "
+                            f"{quoted(taken[key.lower()])} (names are case-insensitive)"
                         )
                     taken[key.lower()] = key
                     columns[key] = [None] * len(filenames)

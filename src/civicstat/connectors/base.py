@@ -11,6 +11,8 @@ from typing import IO, Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
+from civicstat.spec.boundary import OWN_PREFIX, Boundary, own_variable
+
 # "csv", "parquet", "json", "ndjson", "xlsx", or a format a connector registers a reader for
 # (see civicstat.warehouse.readers).
 PayloadFormat = str
@@ -53,10 +55,23 @@ class ConnectorContext:
     allow: tuple[str, ...] = ()
     # Where secrets named in a spec (auth_env: NAME) are read; never the spec itself.
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # The local paths the source may read; None: the workspace folder alone.
+    boundary: Boundary | None = None
+
+    @property
+    def reach(self) -> Boundary:
+        """What the source may read on this machine (see :mod:`civicstat.spec.boundary`)."""
+        return self.boundary or Boundary.of(self.workspace_root)
 
     def secret(self, variable: str, holds: str, option: str) -> str:
         """The value of the environment variable a spec names for a secret; a clear error
-        (naming the variable, what it must hold and the spec option) when it is unset."""
+        (naming the variable, what it must hold and the spec option) when it is unset, or
+        when it is one of CivicStat's own, which no source may read."""
+        if own_variable(variable):
+            raise ConnectorError(
+                f"options.{option} of source {self.source_id!r} names {variable}, one of "
+                f"CivicStat's own variables ({OWN_PREFIX}*): a source may not read it"
+            )
         value = self.env.get(variable)
         if not value:
             raise ConnectorError(

@@ -1,9 +1,15 @@
 """The ``file`` connector: CSV, TSV, Parquet, JSON, NDJSON and Excel files, one file or a
-glob of many (weekly exports → one dataset), on local disk or behind an fsspec URL
+glob of many (weekly exports → one dataset), on local disk or in S3
 (``s3://bucket/prefix/*.csv`` through s3fs).
 
 Each file is one payload, its bytes as they are: the lake keeps them byte for byte, and
 the readers (:mod:`civicstat.warehouse.readers`) or the loader's CSV path parse them.
+
+What a source may read is bounded (:mod:`civicstat.spec.boundary`): local files inside the
+workspace or a data root, judged after links and ``..`` are resolved, never a hidden file
+or CivicStat's own state; URLs only ``s3://``, whose connections pass the SSRF guard. Any
+other fsspec protocol (``http://``, ``ftp://``, ``memory://``, chained ``simplecache::``…)
+is refused: it would open files or sockets no guard sees.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-import fsspec
-
+from civicstat.connectors._net import Guard, RefusedAddress
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload, PayloadFormat
+from civicstat.spec.boundary import Boundary, real_path, url_refusal
 from civicstat.spec.models import FileOptions
+from civicstat.spec.yamlpos import Loc
 
 _CONTENT_TYPES: dict[str, str] = {
     "csv": "text/csv",
@@ -50,21 +57,31 @@ class FileConnector:
         self.options = options
         self.context = context
 
+    @classmethod
+    def reach_problems(cls, options: FileOptions, boundary: Boundary) -> list[tuple[Loc, str]]:
+        """What ``civicstat validate`` says about a path this machine would not read."""
+        if is_url(options.path):
+            return []  # the URL's scheme is checked by FileOptions itself
+        refusal = boundary.pattern_refusal(boundary.absolute(options.path))
+        return [] if refusal is None else [(("path",), f"{options.path!r} {refusal}")]
+
     def files(self) -> list[str]:
-        """Every matching file, sorted by name: local paths, or URLs for fsspec sources."""
+        """Every matching file, sorted by name: local paths, or URLs for s3:// sources."""
         if is_url(self.options.path):
             return [url for url, _ in self._remote_files()]
-        return [str(p) for p in self._local_files()]
+        return [str(shown) for shown, _ in self._local_files()]
 
     def fetch(self) -> Iterator[Payload]:
+        files: list[tuple[str, Any, Path | None]]
         if is_url(self.options.path):
             found = self._remote_files()
-            files: list[tuple[str, Any]] = [
-                (url, partial(fs.open, fs_path, "rb")) for url, (fs, fs_path) in found
-            ]
+            files = [(url, partial(fs.open, fs_path, "rb"), None) for url, (fs, fs_path) in found]
         else:
-            files = [(str(p), partial(p.open, "rb")) for p in self._local_files()]
-        formats = {name: self._format(name) for name, _ in files}
+            # The checked file itself is read, never the link that led to it.
+            files = [
+                (str(shown), partial(real.open, "rb"), real) for shown, real in self._local_files()
+            ]
+        formats = {name: self._format(name) for name, _, _ in files}
         if len(set(formats.values())) > 1:
             by_format = ", ".join(
                 f"{fmt}: {_basename(name)}" for name, fmt in sorted(formats.items())
@@ -73,11 +90,10 @@ class FileConnector:
                 f"{self.options.path!r} matches files of more than one format ({by_format}); "
                 "one source reads one format"
             )
-        for name, opener in files:
+        for name, opener, local in files:
             fmt = formats[name]
             gz = name.lower().endswith(".gz")
             content_type = "application/gzip" if gz else _CONTENT_TYPES[fmt]
-            local = None if is_url(self.options.path) else Path(name)
             yield Payload(
                 _basename(name), fmt, content_type, opener, self._read_options(fmt), local
             )
@@ -92,11 +108,26 @@ class FileConnector:
 
     # --- where the files are ----------------------------------------------------------------
 
-    def _local_files(self) -> list[Path]:
-        pattern = Path(self.options.path).expanduser()
-        if not pattern.is_absolute():
-            pattern = self.context.workspace_root / pattern
-        matches = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
+    def _where(self) -> str:
+        return f"options.path of source {self.context.source_id!r}"
+
+    def _local_files(self) -> list[tuple[Path, Path]]:
+        """(path as matched, the real file it is) of every match, sorted by name; any
+        match outside what the source may read fails the pull, naming it."""
+        reach = self.context.reach
+        pattern = reach.absolute(self.options.path)
+        refusal = reach.pattern_refusal(pattern)
+        if refusal is not None:
+            raise ConnectorError(f"{self._where()}: {self.options.path!r} {refusal}")
+        matches: list[tuple[Path, Path]] = []
+        for found in sorted(glob.glob(str(pattern))):
+            shown = Path(found)
+            refusal = reach.refusal(shown)
+            if refusal is not None:
+                raise ConnectorError(f"{self._where()}: {_basename(found)!r} {refusal}")
+            real = real_path(shown)
+            if real.is_file():
+                matches.append((shown, real))
         if not matches:
             raise ConnectorError(f"no file matches {self.options.path!r} (looked for {pattern})")
         return matches
@@ -104,19 +135,31 @@ class FileConnector:
     def _remote_files(self) -> list[tuple[str, tuple[Any, str]]]:
         """(URL, (filesystem, path)) of every match, sorted by name."""
         url = self.options.path
-        options = self._storage_options()
+        refusal = url_refusal(url)
+        if refusal is not None:  # a plan applied before the rule, or a third-party caller
+            raise ConnectorError(f"{self._where()}: {url!r} {refusal}")
+        from civicstat.connectors import _s3
+
+        guard = Guard(self.context.allow)
         try:
-            fs, fs_path = fsspec.core.url_to_fs(url, **options)
+            fs = _s3.filesystem(self._storage_options(), guard, self._where())
+            fs_path = fs._strip_protocol(url)
             fs.invalidate_cache()  # a long-running worker must see files added since last pull
             if any(c in fs_path for c in _GLOB_CHARS):
                 found = fs.glob(fs_path, detail=True)
                 paths = [p for p, info in found.items() if info.get("type") == "file"]
             else:
                 paths = [fs_path] if fs.isfile(fs_path) else []
+        except ConnectorError:
+            raise
         except (ImportError, ValueError) as error:
             raise ConnectorError(f"cannot read {url!r}: {error}") from error
-        # Each fsspec backend fails in its own way (OSError, botocore's errors...).
+        # s3fs fails in its own ways (OSError, botocore's errors...); the guard's refusal
+        # arrives wrapped in them, and is what the message must say.
         except Exception as error:
+            refused = _refusal_in(error)
+            if refused is not None:
+                raise refused from error
             raise ConnectorError(f"cannot list {url!r}: {type(error).__name__}: {error}") from error
         if not paths:
             raise ConnectorError(f"no file matches {url!r}")
@@ -143,8 +186,22 @@ class FileConnector:
         return {fmt: options[fmt]} if fmt in options else {}
 
 
+def _refusal_in(error: BaseException) -> RefusedAddress | None:
+    """The guard's refusal behind an error from s3fs or botocore, if that is what it is."""
+    seen: set[int] = set()
+    current: Any = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, RefusedAddress):
+            return current
+        seen.add(id(current))
+        details = getattr(current, "kwargs", None)  # botocore's HTTPClientError keeps it there
+        wrapped = details.get("error") if isinstance(details, dict) else None
+        current = wrapped if wrapped is not None else current.__cause__ or current.__context__
+    return None
+
+
 def is_url(path: str) -> bool:
-    """An fsspec URL (``s3://``, ``gcs://``, ``file://``...) rather than a local path."""
+    """A URL (``s3://``; other schemes are refused) rather than a local path."""
     return "://" in path
 
 

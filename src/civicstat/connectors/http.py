@@ -21,12 +21,9 @@ from pydantic import Field, field_validator, model_validator
 
 from civicstat.connectors._net import Net, NetworkOptions, Pages, Sleep, with_params
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
+from civicstat.spec.boundary import EnvName
 from civicstat.spec.models import CsvOptions, SpecModel
 
-EnvName = Annotated[
-    str,
-    Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Name of an environment variable"),
-]
 # Headers that carry credentials: their values belong in an environment variable.
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-app-token"}

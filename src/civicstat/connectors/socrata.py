@@ -20,7 +20,8 @@ from pydantic import Field, model_validator
 
 from civicstat.connectors._net import Net, NetworkOptions, Pages, Sleep
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
-from civicstat.connectors.http import EnvName
+from civicstat.excerpt import excerpt
+from civicstat.spec.boundary import EnvName
 
 MAX_PAGE_SIZE = 50_000  # the largest $limit SODA 2.0 endpoints accept
 _FIELD = re.compile(r"^:?@?[A-Za-z_][A-Za-z0-9_]*$")
@@ -164,6 +165,6 @@ def _rows(body: bytes, number: int, shown: str) -> list[Any]:
         message = document.get("message") if isinstance(document, dict) else None
         raise ConnectorError(
             f"page {number} from {shown} is not a JSON array of rows"
-            + (f": {message}" if message else "")
+            + (f": {excerpt(message)}" if message else "")
         )
     return document

@@ -6,6 +6,11 @@ chunk becomes one Parquet payload, so the lake keeps exactly the rows the databa
 returned, with their types. An incremental source binds its high-water mark to
 ``:cursor`` as a parameter. A spec may only read: the query must be one SELECT (or WITH …
 SELECT), checked with sqlglot, and the session is read-only where the database allows.
+
+What a source may reach is bounded as for every connector: a database server by host over
+TCP, its host passing the SSRF guard (``network.allow`` for an internal one) and the
+connection made to the address checked; a SQLite file only where a file source could read
+it; never a local socket; and never a CivicStat metadata store, whichever URL leads there.
 """
 
 from __future__ import annotations
@@ -18,20 +23,25 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import Annotated, Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
-from pydantic import Field, StringConstraints, field_validator
-from sqlalchemy import Connection, Engine, create_engine, text
+from pydantic import Field, field_validator
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlglot import exp
 
+from civicstat.connectors._net import Guard
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
+from civicstat.excerpt import excerpt
 from civicstat.metadata.db import normalise_url
+from civicstat.spec.boundary import EnvName
 from civicstat.spec.models import SpecModel
 
 CONTENT_TYPE = "application/vnd.apache.parquet"
@@ -46,11 +56,13 @@ _FORBIDDEN: tuple[type[exp.Expression], ...] = (
 # How SQLAlchemy's text() finds bind parameters; ``\:`` escapes a literal colon.
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 
-EnvName = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
-    Field(description="Name of an environment variable (not its value)"),
-]
+# Query options that would move the connection off the checked host: another host, a
+# Unix socket, a service file naming one.
+_HOST_OPTIONS = frozenset({"host", "hostaddr", "unix_socket", "service", "servicefile"})
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+# Tables only a CivicStat metadata store has together: a database holding three of them in
+# one schema is one, whatever it is called and however it is reached.
+_OWN_TABLES = ("dataset_heads", "ingest_runs", "spec_objects", "audit_events")
 
 
 class SqlOptions(SpecModel):
@@ -96,12 +108,18 @@ class SqlConnector:
         statement = text(self.options.query)
         params = self._params()
         try:
-            engine = _engine(url, self.options.timeout)
+            url.get_dialect()
+        except (ArgumentError, NoSuchModuleError, ImportError) as error:
+            raise ConnectorError(f"{where}: cannot use this URL: {error}") from error
+        url, connect_args = self._reachable(url, where)
+        try:
+            engine = _engine(url, self.options.timeout, connect_args)
         except (ArgumentError, NoSuchModuleError, ImportError) as error:
             raise ConnectorError(f"{where}: cannot use this URL: {error}") from error
         try:
             with engine.connect() as connection:
                 _read_only_session(connection, self.options.timeout)
+                _not_a_metadata_store(connection, where)
                 result = connection.execution_options(yield_per=self.options.chunk_rows).execute(
                     statement, params
                 )
@@ -134,6 +152,42 @@ class SqlConnector:
             raise ConnectorError(
                 f"environment variable {name} does not hold a valid SQLAlchemy URL"
             ) from error
+
+    def _reachable(self, url: URL, where: str) -> tuple[URL, dict[str, Any]]:
+        """The URL to connect with and extra driver arguments, once the SSRF guard (for a
+        server) or the file boundary (for SQLite) has allowed it; refused otherwise."""
+        backend = url.get_backend_name()
+        if backend == "sqlite":
+            name = url.database
+            if "uri" in url.query:
+                raise ConnectorError(f"{where}: SQLite URI file names (uri=…) are not supported")
+            if name and name != ":memory:":
+                # As SQLite opens it: a relative name from the current folder.
+                refusal = self.context.reach.refusal(Path(name).absolute())
+                if refusal is not None:
+                    raise ConnectorError(f"{where}: the SQLite file {refusal}")
+            return url, {}
+        if not url.host or url.host.startswith("/"):
+            raise ConnectorError(
+                f"{where}: the URL names no host: a source reaches a database server over the "
+                "network by host name or address (a local socket would bypass the SSRF guard)"
+            )
+        moved = sorted(set(url.query) & _HOST_OPTIONS)
+        if moved:
+            raise ConnectorError(
+                f"{where}: the URL option {moved[0]!r} would connect elsewhere than its host; "
+                "name the database server as the URL's host"
+            )
+        guard = Guard(self.context.allow)
+        try:
+            addresses = guard.addresses(url.host, url.port or _DEFAULT_PORTS.get(backend, 0))
+        except httpx.ConnectError as error:
+            raise ConnectorError(f"{where}: {error}") from error
+        # Connect to the address the guard checked, so a changed DNS answer cannot redirect
+        # the connection; libpq keeps the name for TLS and its password file.
+        if backend == "postgresql":
+            return url, {"hostaddr": addresses[0]}
+        return url.set(host=addresses[0]), {}
 
     def _params(self) -> dict[str, Any]:
         """Bind ``:cursor``, and refuse any other parameter: nothing else would fill it."""
@@ -204,7 +258,7 @@ def _driver(url: URL) -> URL:
     return url
 
 
-def _engine(url: URL, timeout: float) -> Engine:
+def _engine(url: URL, timeout: float, extra: dict[str, Any]) -> Engine:
     backend = url.get_backend_name()
     seconds = max(1, round(timeout))
     connect_args: dict[str, Any] = {}
@@ -214,10 +268,40 @@ def _engine(url: URL, timeout: float) -> Engine:
             "options": f"-c default_transaction_read_only=on -c statement_timeout={seconds}s",
         }
     elif backend in ("mysql", "mariadb"):
-        connect_args = {"connect_timeout": seconds, "read_timeout": seconds}
+        # Never LOAD DATA LOCAL: it lets the server ask this machine for any of its files.
+        connect_args = {"connect_timeout": seconds, "read_timeout": seconds, "local_infile": False}
     elif backend == "sqlite":
         connect_args = {"timeout": timeout}
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    return create_engine(url, poolclass=NullPool, connect_args=connect_args | extra)
+
+
+def _not_a_metadata_store(connection: Connection, where: str) -> None:
+    """Refuse a database that holds a CivicStat metadata store, this workspace's or
+    another's: its users, password hashes, sessions and audit log are no source's data.
+    Every schema the connection can see is looked at (MySQL reads across databases)."""
+    backend = connection.dialect.name
+    wanted = ", ".join(f"'{name}'" for name in _OWN_TABLES)
+    rows: Sequence[Sequence[Any]]
+    if backend == "sqlite":
+        rows = connection.exec_driver_sql(
+            f"SELECT 'main', name FROM sqlite_master WHERE type = 'table' AND name IN ({wanted})"  # noqa: S608 - fixed names
+        ).all()
+    elif backend in ("postgresql", "mysql", "mariadb", "mssql"):
+        rows = connection.exec_driver_sql(
+            "SELECT table_schema, table_name FROM information_schema.tables "  # noqa: S608 - fixed names
+            f"WHERE lower(table_name) IN ({wanted})"
+        ).all()
+    else:
+        names = inspect(connection).get_table_names()
+        rows = [("default", name) for name in names if name.lower() in _OWN_TABLES]
+    by_schema: dict[str, set[str]] = {}
+    for schema, table in rows:
+        by_schema.setdefault(str(schema), set()).add(str(table).lower())
+    if any(len(tables) >= 3 for tables in by_schema.values()):
+        raise ConnectorError(
+            f"{where}: this database holds a CivicStat metadata store (users, sessions, "
+            "audit log); no source may read it"
+        )
 
 
 def _read_only_session(connection: Connection, timeout: float) -> None:
@@ -253,10 +337,11 @@ def _database_message(error: DBAPIError, url: URL) -> str:
 
 
 def _scrub(message: str, url: URL) -> str:
+    """The database's words without the URL's password, bounded: they may quote values."""
     password = url.password
     if password:
         message = message.replace(str(password), "***")
-    return message
+    return excerpt(message, 300)
 
 
 # --- rows to Arrow ------------------------------------------------------------------------

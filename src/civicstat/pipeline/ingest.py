@@ -38,6 +38,7 @@ from civicstat.metadata.models import (
 )
 from civicstat.pipeline import quality
 from civicstat.pipeline.locks import Lease, LockLost
+from civicstat.spec.boundary import Boundary
 from civicstat.spec.models import Source
 from civicstat.warehouse import loader
 from civicstat.warehouse.lake import Lake, LandedFile
@@ -109,6 +110,7 @@ def run_source(
     trigger: str = "manual",
     payloads: Iterable[Payload] | None = None,
     allow: Sequence[str] = (),
+    boundary: Boundary | None = None,
     transport: httpx.BaseTransport | None = None,
     timezone: str = "UTC",
     lease: Lease | None = None,
@@ -119,7 +121,8 @@ def run_source(
 
     With a ``lease`` (the source's run lock), nothing is published once another process
     has taken the lock over: a run that lost its lock fails instead. ``progress``, when
-    given, follows the run; without it nothing is measured.
+    given, follows the run; without it nothing is measured. ``boundary`` says which local
+    paths the source may read (default: the workspace folder alone).
     """
     report: Progress = progress or _unwatched
     with db.write() as session:
@@ -147,8 +150,9 @@ def run_source(
         cursor = source.column(source.load.cursor) if source.load.cursor else None
         cursor_name = cursor.source_names()[0] if cursor else None
         context = ConnectorContext(
-            workspace_root, source.id, cursor_name, hwm, transport, tuple(allow)
-        )
+            workspace_root, source.id, cursor_name, hwm, transport, tuple(allow),
+            boundary=boundary or Boundary.of(workspace_root, protected=[lake.root]),
+        )  # fmt: skip
         connector = connector_cls(options, context)
         report("fetching")
         when = dt.datetime.now(dt.UTC)

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from civicstat.metadata import revisions
@@ -18,6 +20,7 @@ from civicstat.metadata.db import Database
 from civicstat.metadata.models import utcnow
 from civicstat.services.errors import InvalidInput
 from civicstat.settings import Settings
+from civicstat.spec.boundary import Boundary
 from civicstat.spec.models import (
     Agreement,
     Department,
@@ -68,9 +71,14 @@ class Context:
         self.root = settings.workspace.resolve()
         spec = _storage_spec(self.root)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.resolved_database_url(spec.storage.database_url))
+        database_url = settings.resolved_database_url(spec.storage.database_url)
+        self.db = Database(database_url)
         self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
         self.lake.root.mkdir(parents=True, exist_ok=True)
+        # What the workspace's sources may read on this machine: never the stores above.
+        self.boundary = Boundary.of(
+            self.root, settings.data_roots, [self.lake.root, *database_files(database_url)]
+        )
         self.warehouse = Warehouse(
             settings.warehouse_url or spec.storage.warehouse_url, self.lake.root
         )
@@ -104,6 +112,19 @@ class Context:
     def close(self) -> None:
         self.warehouse.close()
         self.db.dispose()
+
+
+def database_files(url: str) -> list[Path]:
+    """The files of a SQLite metadata store (with its journal and WAL), none for a server."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return []
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return []
+    path = Path(name).absolute()  # as SQLite opens it: from the current folder
+    return [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))]
 
 
 def _storage_spec(root: Path) -> WorkspaceFile:

@@ -54,7 +54,8 @@ def ingest(
         result = run_source(
             ctx.db, ctx.lake, ctx.root, source, actor,
             trigger=trigger, payloads=payloads, transport=transport,
-            allow=plan.settings.network.allow, timezone=plan.settings.timezone,
+            allow=plan.settings.network.allow, boundary=ctx.boundary,
+            timezone=plan.settings.timezone,
             lease=lease, progress=progress, on_finish=on_finish,
         )  # fmt: skip
         computed: list[measures.ComputeOutcome] = []

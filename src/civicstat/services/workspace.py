@@ -11,18 +11,24 @@ from civicstat.metadata import revisions
 from civicstat.metadata.revisions import ApplyResult
 from civicstat.services import policy
 from civicstat.services.context import Context
+from civicstat.settings import Settings
+from civicstat.spec.boundary import Boundary
 from civicstat.spec.validate import load_workspace
 from civicstat.spec.workspace import Workspace
 
 
-def load(root: Path) -> Workspace:
-    """Load and check the workspace files; raises SpecError listing every problem."""
-    return load_workspace(root)
+def load(root: Path, settings: Settings | None = None) -> Workspace:
+    """Load and check the workspace files; raises SpecError listing every problem. With
+    ``settings``, local paths are judged by this machine's data roots too."""
+    if settings is None:
+        return load_workspace(root)
+    lake = settings.resolved_lake()  # the spec's own lake_url is judged when stores open
+    return load_workspace(root, Boundary.of(root, settings.data_roots, [lake]))
 
 
 def apply(ctx: Context, actor: Actor, root: Path | None = None) -> ApplyResult:
     """Store the workspace as a new plan revision (none when nothing changed)."""
-    workspace = load_workspace(root or ctx.root)
+    workspace = load_workspace(root or ctx.root, ctx.boundary)
     require(actor, WORKSPACE_APPLY, Resource("workspace", workspace.settings.name))
     with ctx.db.write() as session:
         previous = revisions.latest(session)

@@ -34,6 +34,7 @@ from civicstat.domain.periods import Grain
 from civicstat.domain.targets import Direction, PeriodTargets, TargetSchedule
 from civicstat.domain.targets import Target as DomainTarget
 from civicstat.domain.targets import Trajectory as DomainTrajectory
+from civicstat.spec.boundary import EnvName, url_refusal
 
 Slug = Annotated[
     str,
@@ -302,13 +303,36 @@ class CsvOptions(SpecModel):
     )
 
 
+# What an s3:// source may tell s3fs, with the type of each value. Anything else (a
+# profile of the server's own credentials, a proxy, a local file) is refused.
+_NUMBER = (int, float)
+S3_OPTIONS: dict[str, Any] = {
+    "anon": bool,
+    "endpoint_url": str,
+    "requester_pays": bool,
+    "use_ssl": bool,
+    "version_aware": bool,
+    "default_block_size": int,
+    "client_kwargs": {"endpoint_url": str, "region_name": str, "verify": bool, "use_ssl": bool},
+    "config_kwargs": {
+        "signature_version": str,
+        "s3": dict,
+        "connect_timeout": _NUMBER,
+        "read_timeout": _NUMBER,
+        "retries": dict,
+        "region_name": str,
+    },
+}
+S3_SECRET_OPTIONS = frozenset({"key", "secret", "token"})  # from storage_env only
+
+
 class FileOptions(SpecModel):
     """Options of the ``file`` connector. Secrets never go here: ``storage_env`` names the
     environment variables that hold them."""
 
     path: str = Field(
-        description="File, or glob of files, relative to the workspace folder or absolute, "
-        "or an fsspec URL such as s3://bucket/prefix/*.csv"
+        description="File, or glob of files, relative to the workspace folder or absolute "
+        "(inside the workspace or a data root), or an s3:// URL such as s3://bucket/prefix/*.csv"
     )
     format: Literal["csv", "tsv", "parquet", "json", "ndjson", "xlsx"] | None = Field(
         None, description="Default: from the file name (.csv, .tsv, .json, .ndjson, .xlsx, ...)"
@@ -323,28 +347,68 @@ class FileOptions(SpecModel):
     header_row: int = Field(1, ge=1, description="xlsx: row number (from 1) of the column names")
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
-        description="fsspec options for URLs, e.g. endpoint_url; never credentials",
+        description="s3fs options for an s3:// path, e.g. endpoint_url; never credentials",
     )
-    storage_env: dict[
-        str, Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    ] = Field(
+    storage_env: dict[str, EnvName] = Field(
         default_factory=dict,
-        description="fsspec option -> name of the environment variable holding its value",
+        description="s3fs option (key, secret, token) -> name of the environment variable "
+        "holding its value",
     )
+
+    @field_validator("path")
+    @classmethod
+    def _readable_url(cls, value: str) -> str:
+        if "://" in value and (refusal := url_refusal(value)) is not None:
+            raise ValueError(f"{value!r} {refusal}")
+        return value
 
     @field_validator("storage_options")
     @classmethod
     def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
-        secret = ("key", "secret", "token", "password", "passwd", "credential", "connection")
-        for name, item in value.items():
-            if any(word in name.lower() for word in secret):
-                raise ValueError(
-                    f"storage_options.{name} looks like a secret: put the name of an "
-                    f"environment variable holding it under storage_env.{name} instead"
-                )
-            if isinstance(item, dict):
-                cls._no_secrets(item)
+        _no_secret_options(value)
+        _known_options(value, S3_OPTIONS)
         return value
+
+    @field_validator("storage_env")
+    @classmethod
+    def _secret_options(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - S3_SECRET_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"storage_env.{unknown[0]}: only {', '.join(sorted(S3_SECRET_OPTIONS))} "
+                "come from the environment"
+            )
+        return value
+
+
+def _no_secret_options(options: dict[str, Any]) -> None:
+    secret = ("key", "secret", "token", "password", "passwd", "credential", "connection")
+    for name, item in options.items():
+        if any(word in name.lower() for word in secret):
+            raise ValueError(
+                f"storage_options.{name} looks like a secret: put the name of an "
+                f"environment variable holding it under storage_env.{name} instead"
+            )
+        if isinstance(item, dict):
+            _no_secret_options(item)
+
+
+def _known_options(options: dict[str, Any], known: dict[str, Any], where: str = "") -> None:
+    """Refuse s3fs options outside the short list a city needs, or of the wrong type."""
+    for name, item in options.items():
+        place = f"storage_options.{where}{name}"
+        if name not in known:
+            raise ValueError(f"{place} is not supported (known: {', '.join(sorted(known))})")
+        wanted = known[name]
+        if isinstance(wanted, dict):
+            if not isinstance(item, dict):
+                raise ValueError(f"{place} must be a mapping")
+            _known_options(item, wanted, f"{where}{name}.")
+        elif not isinstance(item, wanted) or (wanted is not bool and isinstance(item, bool)):
+            kinds = wanted if isinstance(wanted, tuple) else (wanted,)
+            names = {bool: "true or false", str: "text", int: "a number", float: "a number"}
+            shown = " or ".join(dict.fromkeys(names.get(k, "a mapping") for k in kinds))
+            raise ValueError(f"{place} must be {shown}")
 
 
 LoadMode = Literal["replace", "append", "merge", "incremental"]

@@ -21,7 +21,8 @@ from pydantic.json_schema import models_json_schema
 from civicstat.connectors import registry
 from civicstat.metrics import expressions, kinds
 from civicstat.spec import _governance, _measures
-from civicstat.spec._errors import hint, lower_first, model_issues, what
+from civicstat.spec._errors import hint, lower_first, model_issues, what, where
+from civicstat.spec.boundary import Boundary
 from civicstat.spec.models import (
     GovernanceFile,
     Measure,
@@ -54,19 +55,25 @@ _IN_GOVERNANCE = f"not in {GOVERNANCE_FILE}"
 _IN_MEASURES = f"not in {MEASURES_DIR}/"
 
 
-def load_workspace(root: Path) -> Workspace:
+def load_workspace(root: Path, boundary: Boundary | None = None) -> Workspace:
     """The workspace in ``root``; raises :class:`SpecError` listing every problem."""
-    workspace, issues = validate_workspace(root)
+    workspace, issues = validate_workspace(root, boundary)
     if issues or workspace is None:
         raise SpecError(issues)
     return workspace
 
 
-def validate_workspace(root: Path) -> tuple[Workspace | None, list[Issue]]:
-    """Every problem in the workspace, in file order, and the workspace when there is none."""
+def validate_workspace(
+    root: Path, boundary: Boundary | None = None
+) -> tuple[Workspace | None, list[Issue]]:
+    """Every problem in the workspace, in file order, and the workspace when there is none.
+
+    ``boundary`` says which local paths its sources may read on this machine (default:
+    the workspace folder alone, without its ``.civicstat/``).
+    """
     if not root.is_dir():
         return None, [Issue(root.as_posix(), 1, 1, "workspace folder not found")]
-    return _Validator(root).run()
+    return _Validator(root, boundary or Boundary.of(root)).run()
 
 
 def summary(workspace: Workspace) -> str:
@@ -129,8 +136,9 @@ class _File:
 
 
 class _Validator:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, boundary: Boundary) -> None:
         self.root = root
+        self.boundary = boundary
         self.issues: list[Issue] = []
 
     def run(self) -> tuple[Workspace | None, list[Issue]]:
@@ -200,7 +208,8 @@ class _Validator:
             return _File(doc, None)
 
     def check_source(self, source: _File) -> None:
-        """The connector exists, its options fit its own model, and the schedule is cron."""
+        """The connector exists, its options fit its own model (and reach only what this
+        machine lets a source read), and the schedule is cron."""
         data = source.data
         name = data.get("connector", "file")
         installed = registry.available()
@@ -209,11 +218,16 @@ class _Validator:
             message = f"unknown connector {name!r}{hint(name, installed)} (installed: {known})"
             self.at(source, ("connector",), message)
         elif isinstance(name, str) and isinstance(data.get("options", {}), dict):
-            options_model = installed[name].Options
+            connector = installed[name]
             try:
-                options_model.model_validate(data.get("options", {}))
+                options = connector.Options.model_validate(data.get("options", {}))
             except ValidationError as error:
-                self.issues += model_issues(error, options_model, source.doc, ("options",))
+                self.issues += model_issues(error, connector.Options, source.doc, ("options",))
+            else:
+                # A connector that reads local paths says which of them this machine refuses.
+                reach = getattr(connector, "reach_problems", None)
+                for loc, message in reach(options, self.boundary) if reach else ():
+                    self.at(source, ("options", *loc), f"{where(('options', *loc))}: {message}")
         schedule = data.get("schedule")
         if isinstance(schedule, str):
             try:
