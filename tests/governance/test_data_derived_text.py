@@ -152,6 +152,23 @@ def test_the_planted_values_are_where_the_tests_look_for_them(troubled: Context)
     assert all("CANARY-NAME-" in (q.raw or "") for q in quarantined)
 
 
+def test_a_runs_error_and_warnings_name_failing_checks_but_quote_none_of_their_examples(
+    troubled: Context,
+) -> None:
+    with troubled.db.session() as session:
+        runs = {(r.source_id, r.status): r for r in session.scalars(select(IngestRun))}
+    sealed = runs[SEALED, "failed"]
+    published = runs["incidents", "succeeded"]
+
+    assert sealed.error == (
+        "quality check(s) failed: regex case_code: failed on 8 rows (see the run's check results)"
+    )
+    assert "check regex caller_phone: failed on 38 rows (see the run's check results)" in (
+        published.warnings
+    )
+    assert families(f"{sealed.warnings} {published.warnings}") == set()
+
+
 def test_each_reader_meets_exactly_the_values_the_rows_api_would_give_them(
     clients: dict[str, TestClient],
 ) -> None:
