@@ -305,18 +305,24 @@ def compute(
 
 
 @app.command()
-def runs(workspace: WorkspaceOpt = Path("."), limit: int = 20) -> None:
+def runs(
+    workspace: WorkspaceOpt = Path("."),
+    limit: int = 20,
+    unmask: Annotated[
+        bool, typer.Option("--unmask", help="Show personal data in error messages in clear")
+    ] = False,
+) -> None:
     """List recent ingest runs."""
     with opened(workspace) as ctx:
         recover_abandoned(ctx.db)  # runs whose process died show as abandoned, not running
-        for run in runs_service.recent(ctx, me(), limit):
+        for run in runs_service.recent(ctx, me(), limit, unmask=unmask):
             started = f"{run.started_at:%Y-%m-%d %H:%M:%S}"
             line = f"{run.id:>5}  {started}  {run.source_id:<24} {run.status:<10}"
             line += f" {run.rows_loaded:>10,} rows"
             if run.rows_quarantined:
                 line += f", {run.rows_quarantined:,} quarantined"
             if run.error:
-                line += f"  {run.error.splitlines()[0]}"
+                line += f"  {run.error.text.splitlines()[0]}"
             out.print(line, markup=False, soft_wrap=True)
 
 

@@ -231,16 +231,18 @@ def run_source(
             # Data timestamps are naive local wall-clock times: compare them with local now.
             now=dt.datetime.now(ZoneInfo(timezone)).replace(tzinfo=None),
         )
+        # The run's error and warnings name the checks, never their example values: those
+        # stay in the check results, where each reader is shown what their columns allow.
         failed = [c for c in outcome.checks if not c.passed and c.severity == "error"]
         outcome.warnings += [
-            f"check {c.check} {c.target}: {c.detail}"
+            f"check {c.check} {c.target}: {_failed(c)}"
             for c in outcome.checks
             if not c.passed and c.severity == "warn"
         ]
         if failed:
             raise LoadError(
                 "quality check(s) failed: "
-                + "; ".join(f"{c.check} {c.target}: {c.detail}" for c in failed)
+                + "; ".join(f"{c.check} {c.target}: {_failed(c)}" for c in failed)
             )
         new_hwm = _new_high_water_mark(con, source) if source.load.cursor else None
         # Appended rows change only their own periods; an upsert may move or replace rows
@@ -297,6 +299,13 @@ def run_source(
     return IngestResult(
         run_id, "succeeded", version, outcome.landed, outcome.rows_bad, outcome.warnings, earliest
     )
+
+
+def _failed(check: quality.CheckOutcome) -> str:
+    """A failed check in a run's error or warnings: how many rows, no values."""
+    n = check.failing_rows
+    on = f" on {n} row{'' if n == 1 else 's'}" if n else ""
+    return f"failed{on} (see the run's check results)"
 
 
 def _unwatched(phase: str, done: float | None = None, /) -> None:
@@ -586,11 +595,11 @@ def _finish(
         )
         for c in outcome.checks
     )
+    # The error stays on the run, where each reader is shown what they may read: the
+    # audit log, kept forever and read by others, never holds text that may quote data.
     detail: dict[str, Any] = {"status": run.status, "rows_quarantined": outcome.rows_bad}
     if version is not None:
         detail |= {"version": version.version, "rows": version.row_count}
-    if error:
-        detail["error"] = error[:500]
     outcome_name = "failed" if error else "ok"
     audit.record(
         session, actor, "source:ingest", "source", source.id, outcome_name, run_id=run_id, **detail

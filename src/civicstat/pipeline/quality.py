@@ -51,7 +51,7 @@ from civicstat.spec.models import (
     UniqueCheck,
 )
 
-__all__ = ["EXAMPLES", "CheckOutcome", "QualityError", "run_checks"]
+__all__ = ["EXAMPLES", "CheckOutcome", "QualityError", "quoted_columns", "run_checks"]
 
 EXAMPLES = 5
 """How many failing values a ``detail`` sentence shows, most frequent first."""
@@ -59,6 +59,10 @@ EXAMPLES = 5
 _NUMERIC = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
 _TIMES = ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 _SHOW_CHARS = 60
+# Checks whose detail, when they pass, quotes only the spec and counts.
+_SILENT_WHEN_PASSED = frozenset(
+    {"not_null", "unique", "accepted_values", "range", "regex", "row_count_change", "sql"}
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,28 @@ def run_checks(
     table = _Relation.describe(con, relation)
     runs = [_prepare(check, table, previous_row_count, now) for check in checks]
     return [run() for run in runs]
+
+
+def quoted_columns(check: str, target: str, passed: bool = False) -> tuple[str, ...] | None:
+    """The columns whose values the ``detail`` of a stored outcome of ``check`` on
+    ``target`` quotes: () when it quotes none (counts, or a passed check other than
+    freshness), None when that cannot be told. Who may read a detail is decided from these
+    (``governance.disclosure``)."""
+    if passed and check in _SILENT_WHEN_PASSED:
+        return ()
+    match check:
+        case "not_null" | "row_count_change":
+            return ()
+        case "unique":
+            return tuple(target.split(", "))
+        case "accepted_values" | "range" | "regex" | "freshness":
+            return (target,)
+        case "sql":
+            try:
+                return tuple(sorted(expressions.referenced_columns(expressions.parse(target))))
+            except ExpressionError:
+                return None
+    return None
 
 
 # --- the relation and the shared failing-rows query ---------------------------------------

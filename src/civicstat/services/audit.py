@@ -18,9 +18,13 @@ from civicstat.governance.audit import ChainCheck, Event, Outcome
 from civicstat.governance.permissions import AUDIT_READ, Action, PermissionDenied, Resource, allowed
 from civicstat.metadata.models import AuditEvent
 from civicstat.services.context import Context
+from civicstat.services.disclosure import Reader
 from civicstat.services.errors import InvalidInput
 
 _LOG = Resource("audit", "log")
+# Detail fields that may quote a dataset's data: a run's error, kept by ingest events
+# recorded before the log stopped keeping it.
+_QUOTES_DATA = frozenset({"error"})
 MAX_LIMIT = 10_000
 
 
@@ -61,12 +65,38 @@ def recent(
     if who:
         query = query.where(AuditEvent.actor == who)
     with ctx.db.session() as session:
-        return [
+        reader = Reader(ctx.applied_plan(session), actor)
+        events = [
             EventView(
-                e.id, e.at, e.actor, e.action, e.object_kind, e.object_id, e.outcome, e.detail
+                e.id,
+                e.at,
+                e.actor,
+                e.action,
+                e.object_kind,
+                e.object_id,
+                e.outcome,
+                _detail(reader, e.object_kind, e.object_id, e.detail),
             )
             for e in session.scalars(query)
         ]
+    reader.record(ctx, via="audit")
+    return events
+
+
+def _detail(reader: Reader, kind: str, object_id: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An event's detail with each field that may quote data shown as the rows API would
+    show it (``services.disclosure``); other fields as recorded."""
+    quoting = _QUOTES_DATA & detail.keys()
+    if not quoting:
+        return detail
+    dataset = object_id
+    if kind == "source":
+        source = reader.plan.sources.get(object_id) if reader.plan else None
+        dataset = source.dataset_id if source else ""
+    shown = dict(detail)
+    for key in sorted(quoting):
+        shown[key] = reader.text(dataset, str(detail[key]), what="text from the data").text
+    return shown
 
 
 def require_recorded(

@@ -15,12 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.governance.permissions import CATALOG_READ, DATASET_READ, Resource, allowed, require
+from civicstat.governance.permissions import CATALOG_READ, Resource, require
 from civicstat.metadata import datasets
 from civicstat.metadata.models import User
 from civicstat.services import access, publication, series
 from civicstat.services import measures as measure_service
 from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
 from civicstat.spec.models import Classification, Source
 
@@ -105,8 +106,7 @@ def entry(ctx: Context, actor: Actor, dataset_id: str) -> DatasetEntry:
 
 
 def _readable(actor: Actor, plan: AppliedPlan, source: Source) -> bool:
-    resource = access.dataset_resource(plan, source.dataset_id)
-    return resource is not None and allowed(actor, DATASET_READ, resource)
+    return Reader(plan, actor).visible(source.dataset_id)
 
 
 def _entry(session: Session, plan: AppliedPlan, source: Source, now: dt.datetime) -> DatasetEntry:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor
-from civicstat.governance.permissions import DATASET_READ, RUN_READ, Resource, allowed
+from civicstat.governance.permissions import RUN_READ, Resource, allowed
 from civicstat.metadata import datasets
 from civicstat.metadata.models import DataVersion, IngestRun, Observation, RawFile
 from civicstat.metrics import kinds
@@ -21,6 +21,7 @@ from civicstat.services import measures as measure_service
 from civicstat.services import series
 from civicstat.services.breakdown import readable_measure
 from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.disclosure import Reader
 from civicstat.spec.models import Measure
 
 
@@ -72,7 +73,7 @@ class DatasetLineage(BaseModel):
     published_at: dt.datetime | None
     run_id: int | None  # the run that published the current version
     run_status: str | None
-    payloads: list[RawPayload]  # raw files of that run (shown to those who may see runs)
+    payloads: list[RawPayload]  # raw files of that run (to those who may see runs and rows)
 
 
 class MeasureDescription(BaseModel):
@@ -200,13 +201,13 @@ def _dataset(
         )
         .distinct()
     ).all()
-    may_read_rows = source is not None and allowed(
-        actor,
-        DATASET_READ,
-        Resource("dataset", dataset_id, source.owner, source.classification),
-    )
-    may_see_runs = source is not None and allowed(
-        actor, RUN_READ, Resource("source", source.id, source.owner)
+    # The measure's definition names the dataset, so its source is described; its
+    # contents, runs and payloads only to those who may read it (services.disclosure).
+    may_read_rows = Reader(plan, actor).visible(dataset_id)
+    may_see_runs = (
+        may_read_rows
+        and source is not None
+        and allowed(actor, RUN_READ, Resource("source", source.id, source.owner))
     )
     run = session.get(IngestRun, version.run_id) if version and version.run_id else None
     payloads: list[RawPayload] = []

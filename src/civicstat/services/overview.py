@@ -19,11 +19,13 @@ from civicstat.domain import signals
 from civicstat.domain.periods import Grain, period_of
 from civicstat.domain.targets import Status, evaluate_for, target_for
 from civicstat.governance.actors import Actor
+from civicstat.governance.disclosure import named
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
 from civicstat.metadata.models import IngestRun, Observation
 from civicstat.services import plan as plan_service
 from civicstat.services import series
 from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
 from civicstat.services.plan import ObjectiveView, PlanView
 from civicstat.services.series import Change
@@ -139,11 +141,12 @@ def department(ctx: Context, actor: Actor, department_id: str) -> DepartmentScor
     if found is None:
         raise NotFound.of("department", department_id)
     owned = [o for o in summaries.values() if o.department == department_id]
+    reader = Reader(applied, actor)
     with ctx.db.session() as session:
         sources = [
-            _source_status(session, actor, s)
+            _source_status(session, actor, reader, s)
             for s in applied.sources.values()
-            if s.owner == department_id
+            if s.owner == department_id and named(actor, s)
         ]
     children = [d for d in applied.departments.values() if d.parent == department_id]
     return DepartmentScorecard(
@@ -272,10 +275,13 @@ def _counts(objectives: Iterable[ObjectiveSummary]) -> dict[str, int]:
     return counts
 
 
-def _source_status(session: Session, actor: Actor, source: Source) -> SourceStatus:
+def _source_status(session: Session, actor: Actor, reader: Reader, source: Source) -> SourceStatus:
     fresh = series.source_freshness(session, source, dt.datetime.now(dt.UTC))
     last_status = None
-    if allowed(actor, RUN_READ, Resource("source", source.id, source.owner)):
+    # The last run only where /runs lists it: runs of a dataset one may read.
+    if allowed(actor, RUN_READ, Resource("source", source.id, source.owner)) and reader.visible(
+        source.dataset_id
+    ):
         last_status = session.scalar(
             select(IngestRun.status)
             .where(IngestRun.source_id == source.id)

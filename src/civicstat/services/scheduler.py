@@ -266,7 +266,9 @@ class Scheduler:
             log.info("source %s skipped: held by %s", source_id, busy.holder)
             return None
         except IngestError as error:
-            log.warning("scheduled run %d of %s failed: %s", error.run_id, source_id, error)
+            # Not the error's text: it may quote the data, and a log is read by others than
+            # those who may read it. The run keeps it (`civicstat runs`, /runs).
+            log.warning("scheduled run %d of %s failed: see the run", error.run_id, source_id)
             return error.run_id
         except Exception:
             log.exception("scheduled ingest of %s failed", source_id)

@@ -21,7 +21,9 @@ def runs_page(
     actor: CurrentActor,
     source: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    unmask: bool = False,
 ) -> Response:
-    found = runs.recent_with_checks(ctx, actor, limit=limit, source_id=source or None)
+    found = runs.recent(ctx, actor, limit=limit, source_id=source or None, unmask=unmask)
     title = f"Runs of {source}" if source else "Source runs and quality checks"
-    return render(request, "runs.html", {"title": title, "runs": found, "source": source})
+    context = {"title": title, "runs": found, "source": source, "unmask": unmask}
+    return render(request, "runs.html", context)
