@@ -292,6 +292,7 @@ def _session_actor(ctx: Context, username: str, seed: bytes | None) -> Actor:
 @pytest.mark.parametrize(
     ("grant", "department", "own"),
     [("agreement", "patrol", {"patrol"}), ("request", "police", {"police", "patrol"})],
+    ids=["agreement", "request"],
 )
 def test_a_grant_holder_reads_through_the_services_but_never_exports_or_unmasks(
     granted_riverside: Context,
