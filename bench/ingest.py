@@ -8,6 +8,10 @@ file through a source spec — land the raw copy with its SHA-256, typed load wi
 quarantine, Parquet version, checksum, publish. Each run is a fresh process; the best of
 `--repeat` is reported, and the ratio is baseline rows/s ÷ … i.e. CivicStat's rate as a
 share of DuckDB's (target ≥ 0.7).
+
+Each run's published version is then checked against DuckDB's table of the same file: the
+row count and, per column, the count of values, the least and greatest, and a checksum of
+every value (the sum of their hashes). A mismatch exits non-zero, after the report.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -69,6 +75,69 @@ def duckdb_baseline(csv: str) -> float:
     return elapsed
 
 
+def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, Any]:
+    """What a table holds, in a few numbers: its rows, and per declared column the count
+    of values, the least, the greatest and the sum of the values' hashes."""
+    parts = ["count(*)"]
+    for name in COLUMNS:
+        column = f'"{name}"'
+        parts += [f"count({column})", f"min({column})", f"max({column})"]
+        parts.append(f"sum(hash({column}))")
+    found = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+    assert found is not None
+    out: dict[str, Any] = {"rows": found[0]}
+    for i, name in enumerate(COLUMNS):
+        count, low, high, checksum = found[1 + 4 * i : 5 + 4 * i]
+        out[name] = {"count": count, "min": str(low), "max": str(high), "checksum": str(checksum)}
+    return out
+
+
+def duckdb_fingerprint(csv: Path) -> dict[str, Any]:
+    """The fingerprint of DuckDB's table of the file, read as the baseline reads it."""
+    types = ", ".join(f"'{name}': '{duck}'" for name, (_, duck) in COLUMNS.items())
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    try:
+        return fingerprint(con, f"read_csv('{csv}', header = true, types = {{{types}}})")
+    finally:
+        con.close()
+
+
+def loaded_fingerprint(root: Path) -> dict[str, Any]:
+    """The fingerprint of the version CivicStat published: its Parquet files."""
+    from civicstat.metadata import datasets
+    from civicstat.services.context import Context
+    from civicstat.settings import Settings
+
+    ctx = Context(Settings(workspace=root))
+    try:
+        with ctx.db.session() as session:
+            version = datasets.current(session, "calls")
+            assert version is not None, "no version published"
+            files = ["'" + str(ctx.lake.path(f)).replace("'", "''") + "'" for f in version.files]
+    finally:
+        ctx.close()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    try:
+        return fingerprint(con, f"read_parquet([{', '.join(files)}])")
+    finally:
+        con.close()
+
+
+def differences(expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    """Each way the loaded table differs from DuckDB's: row count, or a column's figure."""
+    problems = []
+    if expected["rows"] != found["rows"]:
+        problems.append(f"rows: duckdb {expected['rows']} vs civicstat {found['rows']}")
+    for name in COLUMNS:
+        for figure, want in expected[name].items():
+            got = found[name][figure]
+            if want != got:
+                problems.append(f"{name} {figure}: duckdb {want} vs civicstat {got}")
+    return problems
+
+
 def write_workspace(root: Path, csv: Path) -> None:
     (root / "sources").mkdir(parents=True)
     (root / "measures").mkdir()
@@ -116,12 +185,15 @@ def main() -> None:
         folder = Path(tmp)
         csv = folder / "calls.csv"
         make_csv(csv, args.rows)
+        expected = duckdb_fingerprint(csv)
         baseline, ours = [], []
+        mismatches: list[str] = []
         for i in range(args.repeat):
             baseline.append(measure(duckdb_baseline, str(csv)))
             root = folder / f"ws{i}"
             write_workspace(root, csv)
             ours.append(measure(civicstat_ingest, str(root)))
+            mismatches += differences(expected, loaded_fingerprint(root))
             shutil.rmtree(root)
         best_base = min(baseline)
         best_ours = min(ours)
@@ -135,12 +207,16 @@ def main() -> None:
             "target_ratio": 0.7,
             "duckdb_peak_mib": round(best_base[1] / 2**20),
             "civicstat_peak_mib": round(max(p for _, p in ours) / 2**20),
+            "rows_match_duckdb": not mismatches,
+            "mismatches": mismatches,
             "runs": {
                 "duckdb": [round(s, 3) for s, _ in baseline],
                 "civicstat": [round(s, 3) for s, _ in ours],
             },
         }
     print(json.dumps(report, indent=2))
+    if mismatches:
+        sys.exit(f"bench/ingest: the loaded rows differ from DuckDB's ({len(mismatches)})")
 
 
 if __name__ == "__main__":

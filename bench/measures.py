@@ -9,7 +9,8 @@ Parquet version, observation rows, the composite measures, stored in the metadat
 database — and (b) by hand-written DuckDB SQL over the same Parquet files, fetched in
 full; repetitions alternate and the best of each is reported, with the first (cold)
 CivicStat run too. Every hand result is checked against CivicStat's (relative difference
-< 1e-9, the same periods and slices), so the two compute the same thing.
+< 1e-9, the same periods and slices) in value, numerator, denominator and n, so the two
+compute the same thing; a mismatch exits non-zero, after the report.
 
 Then, ``--repeat`` times, ``--append`` newer rows land through an append load; the
 refresh of the periods they touch is timed, checked against the hand SQL over the new
@@ -27,6 +28,7 @@ import datetime as dt
 import json
 import math
 import resource
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,23 +40,30 @@ import duckdb
 TYPES = "['pothole', 'missed-trash', 'streetlight', 'graffiti', 'noise', 'tree', 'other']"
 DISTRICTS = "['north', 'south', 'east', 'west', 'downtown', 'harbor', 'uptown', 'valley']"
 DEPARTMENTS = "['public-works', 'parks', 'sanitation', 'transport']"
-SECONDS_APART = 9  # 10M rows × 9 s ≈ 2.9 years from 2023-01-01
+SPAN_SECONDS = 90_000_000  # ≈ 2.9 years from 2023-01-01, whatever the number of rows
 
 
-def make_parquet(path: Path, first: int, rows: int) -> None:
-    """Rows ``first``… of a deterministic request log, in time order."""
+def seconds_apart(rows: int) -> int:
+    """The time between two requests that spreads ``rows`` over the span (10M rows: 9 s),
+    so that a short run has every period, window and fiscal year a long one has."""
+    return max(1, SPAN_SECONDS // max(rows, 1))
+
+
+def make_parquet(path: Path, first: int, rows: int, apart: int) -> None:
+    """Rows ``first``… of a deterministic request log, in time order, ``apart`` seconds
+    apart."""
     con = duckdb.connect()
     con.execute(
         f"""COPY (
             SELECT 'SR-' || i AS request_id,
                    {TYPES}[1 + (hash(i * 3) % 7)::BIGINT] AS request_type,
                    {DISTRICTS}[1 + (hash(i * 7) % 8)::BIGINT] AS district,
-                   TIMESTAMP '2023-01-01' + to_seconds(i * {SECONDS_APART}) AS created_at,
-                   TIMESTAMP '2023-01-01' + to_seconds(i * {SECONDS_APART})
+                   TIMESTAMP '2023-01-01' + to_seconds(i * {int(apart)}) AS created_at,
+                   TIMESTAMP '2023-01-01' + to_seconds(i * {int(apart)})
                      + to_days((1 + hash(i * 11) % 5)::INTEGER) AS due_at,
                    CASE WHEN hash(i * 13) % 10 = 0 THEN NULL
                         ELSE TIMESTAMP '2023-01-01'
-                          + to_seconds(i * {SECONDS_APART} + (hash(i * 17) % 700000)::BIGINT)
+                          + to_seconds(i * {int(apart)} + (hash(i * 17) % 700000)::BIGINT)
                    END AS closed_at,
                    {DEPARTMENTS}[1 + (hash(i * 19) % 4)::BIGINT] AS department
             FROM range({int(first)}, {int(first + rows)}) t(i)
@@ -86,46 +95,64 @@ FISCAL_YEAR = "(date_trunc('year', created_at - INTERVAL 6 MONTH) + INTERVAL 6 M
 ON_TIME = "closed_at IS NOT NULL AND closed_at <= due_at"
 
 
-def by(period: str, value: str, where: str = "TRUE", dim: str | None = None) -> str:
-    """The total and, with ``dim``, each breakdown value: (period, dim, value, v)."""
-    total = (
-        f"SELECT {period} AS p, '' AS dim, NULL AS dv, {value} AS v FROM r WHERE {where} GROUP BY 1"
-    )
+def by(
+    period: str,
+    value: str,
+    where: str = "TRUE",
+    dim: str | None = None,
+    *,
+    num: str = "NULL",
+    den: str = "NULL",
+    n: str = "count(*)",
+) -> str:
+    """The total and, with ``dim``, each breakdown value: (period, dim, value, v, num, den,
+    n), as an observation stores them."""
+    parts = f"{value} AS v, {num} AS num, {den} AS den, {n} AS n"
+    total = f"SELECT {period} AS p, '' AS dim, NULL AS dv, {parts} FROM r WHERE {where} GROUP BY 1"
     if dim is None:
         return total
-    part = f"SELECT {period}, '{dim}', {dim}::VARCHAR, {value} FROM r WHERE {where} GROUP BY 1, 3"
+    part = f"SELECT {period}, '{dim}', {dim}::VARCHAR, {parts} FROM r WHERE {where} GROUP BY 1, 3"
     return f"{total} UNION ALL {part}"
 
 
+MET = f"count(*) FILTER (WHERE {ON_TIME})"
+POTHOLES = "count(*) FILTER (WHERE request_type = 'pothole')"
+CLOSED = "count(closed_at)"  # rows with a duration: still open ones have none
 HAND: dict[str, str] = {
     "pct-requests-closed-on-time": by(
-        MONTH, f"count(*) FILTER (WHERE {ON_TIME}) * 100.0 / count(*)", dim="district"
+        MONTH, f"{MET} * 100.0 / count(*)", dim="district", num=MET, den="count(*)"
     ),
     "pct-potholes-repaired-on-time": by(
         MONTH,
-        f"count(*) FILTER (WHERE {ON_TIME}) * 100.0 / count(*)",
+        f"{MET} * 100.0 / count(*)",
         "request_type = 'pothole'",
         "district",
+        num=MET,
+        den="count(*)",
     ),
     "requests-received": by(MONTH, "count(*)", dim="district"),
     "potholes-reported": by(MONTH, "count(*)", "request_type = 'pothole'", "district"),
+    # A ratio of two measures: their values over each other; n is the smaller of their n.
     "pothole-share-of-requests": by(
         MONTH,
-        "count(*) FILTER (WHERE request_type = 'pothole') * 100.0 / count(*)",
+        f"{POTHOLES} * 100.0 / count(*)",
         "TRUE",
         "district",
+        num=POTHOLES,
+        den="count(*)",
+        n=POTHOLES,
     ),
-    "requests-not-closed-on-time": by(
-        MONTH, f"100 - count(*) FILTER (WHERE {ON_TIME}) * 100.0 / count(*)", dim="district"
-    ),
+    "requests-not-closed-on-time": by(MONTH, f"100 - {MET} * 100.0 / count(*)", dim="district"),
     "median-days-to-close": by(
         MONTH,
         "median(date_diff('millisecond', created_at, closed_at) / 1000.0 / 86400)",
         dim="request_type",
+        n=CLOSED,
     ),
     "p90-hours-to-close": by(
         QUARTER,
         "quantile_cont(date_diff('millisecond', created_at, closed_at) / 1000.0 / 3600, 0.9)",
+        n=CLOSED,
     ),
     "business-days-to-close": f"""
         WITH d AS (
@@ -133,9 +160,12 @@ HAND: dict[str, str] = {
             JOIN cal c1 ON c1.day = created_at::DATE
             JOIN cal c2 ON c2.day = closed_at::DATE
         )
-        SELECT {FISCAL_QUARTER} AS p, '' AS dim, NULL AS dv, avg(bd) AS v FROM d GROUP BY 1
+        SELECT {FISCAL_QUARTER} AS p, '' AS dim, NULL AS dv, avg(bd) AS v, sum(bd) AS num,
+               count(*) AS den, count(*) AS n
+        FROM d GROUP BY 1
         UNION ALL
-        SELECT {FISCAL_QUARTER}, 'department', department, avg(bd) FROM d GROUP BY 1, 3""",
+        SELECT {FISCAL_QUARTER}, 'department', department, avg(bd), sum(bd), count(*), count(*)
+        FROM d GROUP BY 1, 3""",
     "open-requests": """
         WITH ends AS (
             SELECT m::DATE AS p, (m + INTERVAL 1 MONTH)::TIMESTAMP AS e
@@ -152,10 +182,14 @@ HAND: dict[str, str] = {
             FROM r JOIN ends ON created_at < e
                 AND coalesce(closed_at, TIMESTAMP '9999-12-31') >= e
         )
-        SELECT p, '' AS dim, NULL AS dv, count(*) AS v FROM o GROUP BY 1
-        UNION ALL SELECT p, 'district', district, count(*) FROM o GROUP BY 1, 3
-        UNION ALL SELECT p, 'age', age, count(*) FROM o GROUP BY 1, 3""",
-    "requests-per-1000-residents": by(MONTH, "count(*) * 1000.0 / 48200"),
+        SELECT p, '' AS dim, NULL AS dv, count(*) AS v, NULL AS num, NULL AS den, count(*) AS n
+        FROM o GROUP BY 1
+        UNION ALL SELECT p, 'district', district, count(*), NULL, NULL, count(*)
+        FROM o GROUP BY 1, 3
+        UNION ALL SELECT p, 'age', age, count(*), NULL, NULL, count(*) FROM o GROUP BY 1, 3""",
+    "requests-per-1000-residents": by(
+        MONTH, "count(*) * 1000.0 / 48200", num="count(*)", den="48200"
+    ),
     "requests-fiscal-ytd": f"""
         WITH m AS (
             SELECT {MONTH} AS p, {FISCAL_YEAR} AS fy, '' AS dim, NULL AS dv, count(*) AS n
@@ -163,14 +197,14 @@ HAND: dict[str, str] = {
             UNION ALL
             SELECT {MONTH}, {FISCAL_YEAR}, 'district', district, count(*) FROM r GROUP BY 1, 2, 4
         )
-        SELECT p, dim, dv, sum(n) OVER (PARTITION BY fy, dim, dv ORDER BY p) AS v FROM m""",
+        SELECT p, dim, dv, sum(n) OVER y AS v, NULL AS num, NULL AS den, sum(n) OVER y AS n
+        FROM m WINDOW y AS (PARTITION BY fy, dim, dv ORDER BY p)""",
     "closed-on-time-rolling-3m": f"""
-        SELECT p, '' AS dim, NULL AS dv,
-               sum(met) OVER w * 100.0 / sum(n) OVER w AS v
-        FROM (SELECT {MONTH} AS p, count(*) FILTER (WHERE {ON_TIME}) AS met, count(*) AS n
-              FROM r GROUP BY 1)
+        SELECT p, '' AS dim, NULL AS dv, sum(met) OVER w * 100.0 / sum(n) OVER w AS v,
+               sum(met) OVER w AS num, sum(n) OVER w AS den, sum(n) OVER w AS n
+        FROM (SELECT {MONTH} AS p, {MET} AS met, count(*) AS n FROM r GROUP BY 1)
         WINDOW w AS (ORDER BY p RANGE BETWEEN INTERVAL 2 MONTH PRECEDING AND CURRENT ROW)""",
-    "request-types": by(QUARTER, "count(DISTINCT request_type)"),
+    "request-types": by(QUARTER, "count(DISTINCT request_type)", n="count(request_type)"),
 }
 
 
@@ -194,7 +228,14 @@ def business_calendar(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.d
     )
 
 
-Results = dict[str, dict[tuple[str, str], float | None]]
+# (value, numerator, denominator, n) by (period start, slice key), by measure.
+Cell = tuple[float | None, float | None, float | None, int]
+Results = dict[str, dict[tuple[str, str], Cell]]
+FIELDS = ("value", "numerator", "denominator", "n")
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None else float(x)
 
 
 def run_hand(con: duckdb.DuckDBPyConnection) -> Results:
@@ -203,9 +244,12 @@ def run_hand(con: duckdb.DuckDBPyConnection) -> Results:
         rows = con.execute(sql).fetchall()
         out[measure_id] = {
             (str(p), f"{dim}={'(blank)' if dv is None else dv}" if dim else ""): (
-                None if v is None else float(v)
+                _float(v),
+                _float(num),
+                _float(den),
+                int(n),
             )
-            for p, dim, dv, v in rows
+            for p, dim, dv, v, num, den, n in rows
         }
     return out
 
@@ -217,13 +261,15 @@ def ours(ctx: Any) -> Results:
     with ctx.db.session() as session:
         for measure_id in HAND:
             out[measure_id] = {
-                (str(o.period_start), o.slice_key): o.value
+                (str(o.period_start), o.slice_key): (o.value, o.numerator, o.denominator, o.n)
                 for o in observations.current_rows(session, measure_id)
             }
     return out
 
 
 def compare(hand: Results, mine: Results) -> list[str]:
+    """Every measure whose observations differ from the hand SQL's, in periods and slices
+    or in any of value, numerator, denominator and n (the first difference of each)."""
     problems = []
     for measure_id, expected in hand.items():
         got = mine[measure_id]
@@ -231,16 +277,22 @@ def compare(hand: Results, mine: Results) -> list[str]:
             missing = sorted(set(expected) ^ set(got))[:3]
             problems.append(f"{measure_id}: periods/slices differ, e.g. {missing}")
             continue
-        for key, value in expected.items():
-            other = got[key]
-            if (value is None) != (other is None) or (
-                value is not None
-                and other is not None
-                and not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-12)
-            ):
-                problems.append(f"{measure_id} {key}: hand {value} vs civicstat {other}")
+        for key, cell in expected.items():
+            found = [
+                f"{name}: hand {a} vs civicstat {b}"
+                for name, a, b in zip(FIELDS, cell, got[key], strict=True)
+                if not _same(a, b)
+            ]
+            if found:
+                problems.append(f"{measure_id} {key} {'; '.join(found)}")
                 break
     return problems
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _sql_list(paths: list[str]) -> str:
@@ -289,7 +341,9 @@ def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[st
     for k in range(repeat):
         # Each round lands another batch of newer rows, refreshes, then recomputes fully.
         first = rows + k * append_rows
-        make_parquet(root / "data" / f"requests-{k + 1}.parquet", first, append_rows)
+        make_parquet(
+            root / "data" / f"requests-{k + 1}.parquet", first, append_rows, seconds_apart(rows)
+        )
         appended = ingest.ingest(ctx, actor, "service_requests", recompute=False)
         assert appended.result.status == "succeeded", appended.result.status
         with ctx.db.session() as db:
@@ -325,7 +379,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="civicstat-bench-") as tmp:
         root = Path(tmp) / "ws"
         write_workspace(root)
-        make_parquet(root / "data" / "requests-0.parquet", 0, args.rows)
+        make_parquet(root / "data" / "requests-0.parquet", 0, args.rows, seconds_apart(args.rows))
         result = _in_process(session, str(root), args.repeat, args.append, args.rows)
     hand, mine = min(result["hand"]), min(result["ours"])
     report = {
@@ -359,6 +413,8 @@ def main() -> None:
         },
     }
     print(json.dumps(report, indent=2))
+    if result["problems"]:
+        sys.exit(f"bench/measures: {len(result['problems'])} mismatches with the hand SQL")
 
 
 def _in_process(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

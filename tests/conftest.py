@@ -1,7 +1,8 @@
 """Shared fixtures: real services (PostgreSQL), real data (../shared/data), real workspaces.
 
 A test that needs a service or the shared data skips on a user's machine without it, but
-fails under ``CI=true``: there, a skip would hide a broken promise.
+fails under ``CI=true``: there, a skip would hide a broken promise. Any other skip or
+expected failure fails a CI run too, but for a declared engine limit (see skip_guard).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CIVICSTAT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytest_plugins = ["skip_guard"]
 
 
 def unavailable(reason: str) -> None:

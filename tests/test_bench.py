@@ -1,4 +1,5 @@
-"""The benchmarks still run (on tiny inputs): a benchmark that rots measures nothing."""
+"""The benchmarks still run (on tiny inputs): a benchmark that rots measures nothing. And
+each checks what it measured: a benchmark of a wrong answer fails, not only reports it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
+from bench import ingest as ingest_bench
+from bench import measures as measures_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +29,7 @@ def test_ingest_benchmark_reports_a_ratio_against_duckdb() -> None:
     expected = report["duckdb_read_csv_seconds"] / report["civicstat_ingest_seconds"]
     assert report["rate_ratio"] == pytest.approx(expected, abs=0.01)
     assert report["civicstat_peak_mib"] > 0
+    assert report["rows_match_duckdb"], report["mismatches"]
 
 
 @pytest.mark.slow
@@ -44,6 +49,48 @@ def test_measures_benchmark_matches_hand_sql_and_reports_ratios() -> None:
     )
     assert report["refresh_seconds"] > 0
     assert report["peak_mib"] > 0
+
+
+def test_the_measures_benchmark_compares_numerator_denominator_and_n_as_well_as_the_value() -> None:
+    key = ("2025-01-01", "district=north")
+    hand: measures_bench.Results = {"share": {key: (50.0, 5.0, 10.0, 10)}}
+
+    assert measures_bench.compare(hand, {"share": {key: (50.0, 5.0, 10.0, 10)}}) == []
+    for i, field in enumerate(measures_bench.FIELDS):
+        cell = list(hand["share"][key])
+        cell[i] = None if field != "n" else 11
+        [problem] = measures_bench.compare(hand, {"share": {key: tuple(cell)}})  # type: ignore[dict-item]
+        assert f"{field}: hand" in problem
+    [problem] = measures_bench.compare(hand, {"share": {}})
+    assert "periods/slices differ" in problem
+
+
+def _fingerprint(sql: str) -> dict[str, object]:
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE t AS {sql}")
+        return ingest_bench.fingerprint(con, "t")
+    finally:
+        con.close()
+
+
+def test_the_ingest_benchmark_finds_a_missing_row_or_a_changed_value() -> None:
+    calls = """SELECT 'C' || i AS call_id, TIMESTAMP '2023-01-01' + to_seconds(i) AS received_at,
+                      TIMESTAMP '2023-01-01' + to_seconds(i + 5) AS answered_at,
+                      5.0 AS answer_seconds, 'North' AS district, i % 4 AS priority,
+                      'Medical' AS call_type
+               FROM range(100) t(i)"""
+    expected = _fingerprint(calls)
+
+    assert ingest_bench.differences(expected, _fingerprint(calls)) == []
+    fewer = ingest_bench.differences(expected, _fingerprint(calls + " WHERE i > 0"))
+    assert "rows: duckdb 100 vs civicstat 99" in fewer
+    # Call 7's priority 3 read as 2: the same rows, counts, least and greatest.
+    changed = calls.replace(
+        "i % 4 AS priority", "CASE WHEN i = 7 THEN 2 ELSE i % 4 END AS priority"
+    )
+    found = ingest_bench.differences(expected, _fingerprint(changed))
+    assert [problem.split(":")[0] for problem in found] == ["priority checksum"]
 
 
 @pytest.mark.slow

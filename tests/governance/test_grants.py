@@ -53,6 +53,17 @@ def test_granted_restricted_data_still_needs_a_second_factor() -> None:
     assert allowed(user(Role.ANALYST, grants=GRANT, mfa=True), DATASET_READ, restricted)
 
 
+@pytest.mark.parametrize("classification", [Classification.RESTRICTED, None])
+def test_a_grant_clears_restricted_and_undeclared_columns_only_with_a_second_factor(
+    classification: Classification | None,
+) -> None:
+    """A column of a granted dataset above the grant's reach without a code: restricted, or
+    not declared at all (schema drift)."""
+    assert not cleared(user(Role.ANALYST, grants=GRANT), classification, "calls_911")
+    assert cleared(user(Role.ANALYST, grants=GRANT, mfa=True), classification, "calls_911")
+    assert cleared(user(Role.ANALYST, grants=GRANT), Classification.CONFIDENTIAL, "calls_911")
+
+
 def test_grants_count_for_users_only() -> None:
     token = Actor("token", "token:1:x", token_id=1, grants=GRANT)
     anonymous = Actor("anonymous", "anonymous", grants=GRANT)

@@ -73,6 +73,46 @@ def test_no_hidden_district_is_the_total_minus_the_shown_ones(computed: Context)
         assert all(actual[(month, p.slice)] != residual for p in hidden)
 
 
+# Measures whose cells carry a numerator and a denominator besides the count n: a share
+# (by district, and filtered to potholes) and a ratio of two measures.
+WITH_PARTS = ("pct-requests-closed-on-time", "pct-potholes-repaired-on-time",
+              "pothole-share-of-requests")  # fmt: skip
+WHERE = {"period_start", "period_end", "slice", "suppressed"}  # says which cell, not what
+
+
+@pytest.mark.parametrize("measure_id", [MEASURE, *WITH_PARTS])
+def test_a_hidden_cell_publishes_no_number_and_a_shown_one_publishes_its_own(
+    computed: Context, measure_id: str
+) -> None:
+    """Every field of a published point but where it sits is withheld when the cell is
+    hidden (value, numerator, denominator, n and any added later); a shown cell is the
+    stored observation exactly."""
+    series = public.public_series(computed, measure_id)
+    with computed.db.session() as session:
+        stored = {
+            (o.period_start, o.slice_key): o
+            for o in observations.current_observations(session, measure_id)
+        }
+
+    hidden = [p for p in series.points if p.suppressed]
+    shown = [p for p in series.points if not p.suppressed]
+    assert hidden, "the example has small cells"
+    assert shown, "and large ones"
+    assert {"value", "numerator", "denominator", "n"} <= set(hidden[0].model_dump()) - WHERE
+    for point in hidden:
+        withheld = {k: v for k, v in point.model_dump().items() if k not in WHERE}
+        assert withheld == dict.fromkeys(withheld), point
+    for point in shown:
+        o = stored[(point.period_start, point.slice)]
+        published = (point.value, point.numerator, point.denominator, point.n)
+        assert published == (o.value, o.numerator, o.denominator, o.n)
+        assert point.period_end == o.period_end
+    assert len(series.points) == len(stored)
+    if measure_id in WITH_PARTS:  # there was something to withhold
+        parts = [stored[(p.period_start, p.slice)] for p in hidden]
+        assert all(o.numerator is not None and o.denominator is not None for o in parts)
+
+
 def test_public_series_matches_the_suppression_function(computed: Context) -> None:
     series = public.public_series(computed, MEASURE)
     with computed.db.session() as session:

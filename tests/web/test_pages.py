@@ -80,6 +80,53 @@ def test_overview_shows_every_objective_with_its_latest_value_change_and_status(
     assert all(s["role"] == "img" and s["aria-label"].startswith("Trend from") for s in trends)
 
 
+# Worked out by hand from the example's data (src/civicstat/spec/example/data), May 2025 to
+# June 2025, the last two months: 36 of 46 requests closed on time (78.26%), then 43 of 57
+# (75.44%): 2.8 points fewer, worse, where higher is better; the median days to close went
+# from 1.73 to 1.33: 0.4 days less, better, where lower is better; potholes repaired on
+# time went from 13 of 15 (86.67%) to 23 of 26 (88.46%): 1.8 points more, better.
+SINCE_LAST_MONTH = {
+    "Close 85% of service requests by their due date": "−2.8 pts, worse",
+    "Cut the median time to close a request from 3 days to 2 by year end": "−0.4 days, better",
+    "Repair 90% of reported potholes within three days": "+1.8 pts, better",
+}
+
+
+def test_overview_and_scorecards_say_how_far_each_objective_moved_and_whether_for_the_better(
+    ingested: Context, viewer: TestClient
+) -> None:
+    responsive, streets = list(SINCE_LAST_MONTH)[:2], list(SINCE_LAST_MONTH)[2:]
+    pages = {
+        "/": list(SINCE_LAST_MONTH),
+        "/departments/customer-service": responsive,
+        "/departments/public-works": streets,
+        "/goals/responsive-government": responsive,
+        "/goals/safe-streets": streets,
+    }
+    for path, titles in pages.items():
+        rows = _rows_by_first_cell(viewer.get(path).text, 8)  # objective, …, since, …
+        since = {t: row[4] for t in titles for title, row in rows.items() if title.startswith(t)}
+        assert since == {t: SINCE_LAST_MONTH[t] for t in titles}, path
+
+
+def test_measure_page_says_how_far_the_measure_moved_and_whether_for_the_better(
+    ingested: Context, viewer: TestClient
+) -> None:
+    closed = viewer.get(f"/measures/{MEASURE}").text
+    median = viewer.get("/measures/median-days-to-close").text
+
+    assert "<dt>Since the previous period</dt><dd>−2.8 pts, worse</dd>" in closed
+    assert "<dt>Since the previous period</dt><dd>−0.4 days, better</dd>" in median
+    assert "<dt>Since a year before</dt><dd>—</dd>" in closed  # no data a year before
+    # The breakdown, by hand too: south 8 of 12 → 11 of 13, west 11 of 13 → 7 of 11.
+    since = {r[0]: r[2] for r in table_rows(closed) if len(r) == 6}
+    assert (since["All"], since["south"], since["west"]) == (
+        "−2.8 pts, worse",
+        "+17.9 pts, better",
+        "−21.0 pts, worse",
+    )
+
+
 def test_overview_lists_the_objectives_whose_status_changed_since_the_last_period(
     ingested: Context, viewer: TestClient
 ) -> None:

@@ -25,23 +25,45 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 MEASURE = "pct-911-answered-10s"
-PAGE_TYPES = {
-    "overview": "/",
-    "plan": "/plan",
-    "goal": "/goals/safe-neighborhoods",
-    "departments": "/departments",
-    "department": "/departments/emergency-communications",
-    "measure": f"/measures/{MEASURE}",
-    "measure-slice": f"/measures/{MEASURE}?slice=district%3DHarbor&sort=value&dir=desc",
-    "runs": "/runs",
-    "audit": "/audit?verify=true",
-    "catalog": "/catalog",
-    "admin": "/admin",
-    "agreement": "/departments/emergency-communications/agreement",
-    "objective": "/objectives/answer-911-fast",
-    "stat": "/stat",
-    "not-found": "/goals/no-such-goal",
+MEASURE_TITLE = "Share of 911 calls answered within 10 seconds"
+EC = "Emergency Communications (911)"
+# page type → (path, the status it answers, its heading): checked before axe runs, so that a
+# sign-in form or an error page reached instead cannot pass for the page.
+PAGE_TYPES: dict[str, tuple[str, int, str]] = {
+    "overview": ("/", 200, "Riverton Strategic Plan"),
+    "plan": ("/plan", 200, "Riverton Strategic Plan"),
+    "goal": ("/goals/safe-neighborhoods", 200, "Safe neighborhoods"),
+    "departments": ("/departments", 200, "Departments"),
+    "department": ("/departments/emergency-communications", 200, EC),
+    "measure": (f"/measures/{MEASURE}", 200, MEASURE_TITLE),
+    "measure-slice": (
+        f"/measures/{MEASURE}?slice=district%3DHarbor&sort=value&dir=desc",
+        200,
+        f"{MEASURE_TITLE} · district=Harbor",
+    ),
+    "runs": ("/runs", 200, "Source runs and quality checks"),
+    "audit": ("/audit?verify=true", 200, "Audit log"),
+    "catalog": ("/catalog", 200, "Data catalog"),
+    "admin": ("/admin", 200, "Governance administration"),
+    "agreement": (
+        "/departments/emergency-communications/agreement",
+        200,
+        f"Performance agreement: {EC}",
+    ),
+    "objective": ("/objectives/answer-911-fast", 200, "Answer 90% of 911 calls within 10 seconds"),
+    "stat": ("/stat", 200, "Stat meeting"),
+    "not-found": ("/goals/no-such-goal", 404, "Not found"),
 }
+
+
+def _open(page: Page, path: str) -> tuple[int, str]:
+    """Go to ``path``; the status it answered with (a redirect fails here) and its heading."""
+    response = page.goto(path)
+    assert response is not None, path
+    assert response.request.redirected_from is None, f"{path} redirected to {page.url}"
+    headings = page.locator("h1").all_inner_texts()
+    assert len(headings) == 1, f"{path}: {headings}"
+    return response.status, " ".join(headings[0].split())
 
 
 def _focused(page: Page) -> dict[str, Any]:
@@ -88,9 +110,10 @@ def test_a_leader_walks_from_the_overview_to_a_slice_of_a_measure(page: Page) ->
 
 @pytest.mark.parametrize("name", list(PAGE_TYPES))
 def test_no_page_has_a_serious_accessibility_violation(page: Page, name: str) -> None:
-    page.goto(PAGE_TYPES[name])
-    screenshot(page, name)
+    path, status, heading = PAGE_TYPES[name]
 
+    assert _open(page, path) == (status, heading)
+    screenshot(page, name)
     assert serious_violations(page) == []
 
 
@@ -98,9 +121,9 @@ def test_the_sign_in_page_has_no_serious_accessibility_violation(
     page: Page, city: LiveCity
 ) -> None:
     page.context.clear_cookies()
-    page.goto("/login")
-    screenshot(page, "sign-in")
 
+    assert _open(page, "/login") == (200, "Sign in")
+    screenshot(page, "sign-in")
     assert serious_violations(page) == []
 
 
