@@ -7,7 +7,8 @@ glob needs every declared header in every file, so one glob cannot read both; an
 dataset is loaded by exactly one source. Each export therefore gets its own source whose
 ``source_column`` maps its own header to ``neighborhood``; both datasets end up with the
 same clean column names and types, and the same measure is defined over each. (One
-dataset fed by both is what an office would want; that is pinned as a strict xfail.)
+dataset fed by both, what an office would want, works too: a column may list both
+headers; see the last test.)
 
 KPI: share of responding units on scene within 8 minutes of dispatch, by month and
 battalion. Units with no on-scene time (cancelled, or never arrived) are left out of the
