@@ -33,7 +33,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from civicstat import __version__
+from civicstat import __version__, private_files
 from civicstat.connectors.base import ConnectorError
 from civicstat.governance.actors import Actor, Role, operator
 from civicstat.governance.audit import AuditUnavailable
@@ -724,8 +724,7 @@ def demo(
                 role=Role.ADMIN,
                 display_name="Riverton performance office",
             )
-            credentials.write_text(f"admin\n{password}\n", encoding="utf-8")
-            credentials.chmod(0o600)
+            private_files.write_new(credentials, f"admin\n{password}\n")
     username, password = credentials.read_text(encoding="utf-8").split()
     out.print(
         f"\nRiverton is ready. Sign in at http://127.0.0.1:{port}/login as "

@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from civicstat import private_files
 from civicstat.settings import Settings
 
 MIN_LENGTH = 32
@@ -98,13 +98,11 @@ def secret_key(settings: Settings) -> bytes:
 
 
 def _workspace_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_files.make_folder(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_files.write_new(path, secrets.token_urlsafe(48) + "\n")
     except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_urlsafe(48) + "\n")
+        private_files.restrict(path)
     return path.read_bytes().strip()
 
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from civicstat import private_files
 from civicstat.metadata import revisions
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import utcnow
@@ -67,10 +68,12 @@ class Context:
         self.settings = settings
         self.root = settings.workspace.resolve()
         spec = _storage_spec(self.root)
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        # The state folder (metadata store, secret key) and the lake hold secrets and
+        # restricted data: the server user's alone, tightened if an older version made them.
+        private_files.restrict(private_files.make_folder(self.settings.state_dir))
         self.db = Database(settings.resolved_database_url(spec.storage.database_url))
         self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
-        self.lake.root.mkdir(parents=True, exist_ok=True)
+        private_files.restrict(private_files.make_folder(self.lake.root))
         self.warehouse = Warehouse(
             settings.warehouse_url or spec.storage.warehouse_url, self.lake.root
         )

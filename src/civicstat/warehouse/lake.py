@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from civicstat import private_files
+
 _CHUNK = 1 << 20
 # A local file is copied in steps of this size, so that its hash can trail the copy and
 # its progress be shown; a few dozen system calls for a large file cost nothing measurable.
@@ -34,7 +36,11 @@ class LandedFile:
 
 
 class Lake:
-    """A local folder holding ``raw/`` (as received) and ``tables/`` (curated Parquet)."""
+    """A local folder holding ``raw/`` (as received) and ``tables/`` (curated Parquet).
+
+    Everything in it is the server user's alone (folders 700, files 600): raw copies and
+    tables of restricted datasets are as sensitive as the source systems they came from.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -64,7 +70,7 @@ class Lake:
         final, temp = self._target(source_id, name, when)
         digest = hashlib.sha256()
         size = 0
-        with temp.open("wb") as out:
+        with private_files.new_file(temp) as out:
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
@@ -116,8 +122,9 @@ class Lake:
         return settled
 
     def _target(self, source_id: str, name: str, when: dt.datetime) -> tuple[Path, Path]:
-        folder = self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_files.make_folder(
+            self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
+        )
         stamp = when.strftime("%H%M%S")
         final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}-{_safe(name)}"
         return final, final.with_name(f".{final.name}.part")
@@ -140,7 +147,8 @@ class Lake:
         """A fresh folder for one version's files; nothing refers to it until it is published."""
         relative = f"tables/{dataset_id}/{uuid.uuid4().hex}"
         folder = self.root / relative
-        folder.mkdir(parents=True)
+        private_files.make_folder(folder.parent)
+        folder.mkdir(mode=private_files.FOLDER_MODE)
         return folder, relative
 
     def discard(self, relative: str) -> None:
@@ -157,7 +165,7 @@ def _copy(
     if hasattr(os, "copy_file_range"):
         hashing: _TrailingHash | None = None
         copied = 0
-        with source.open("rb") as src, target.open("wb") as dst:
+        with source.open("rb") as src, private_files.new_file(target) as dst:
             try:
                 while step := os.copy_file_range(src.fileno(), dst.fileno(), _COPY_STEP):
                     copied += step
@@ -175,7 +183,9 @@ def _copy(
                 if hashing is not None:
                     hashing.finish()
                 return hashing
-    shutil.copyfile(source, target)
+    if not target.exists():
+        private_files.new_file(target).close()
+    shutil.copyfile(source, target)  # into the private file: its mode stays
     if on_bytes is not None:
         on_bytes(target.stat().st_size)
     return None
