@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -153,6 +154,67 @@ class Lake:
 
     def discard(self, relative: str) -> None:
         shutil.rmtree(self.root / relative, ignore_errors=True)
+
+    def raw_files(self, area: str) -> list[LakeEntry]:
+        """Every file under ``raw/<area>/`` (a source's payloads, or ``documents``),
+        landing temporaries included."""
+        top = self.root / "raw" / area
+        found = []
+        for folder, _, names in os.walk(top):
+            for name in names:
+                path = Path(folder) / name
+                with contextlib.suppress(FileNotFoundError):
+                    info = path.stat()
+                    relative = path.relative_to(self.root).as_posix()
+                    found.append(LakeEntry(relative, info.st_size, info.st_mtime))
+        return sorted(found)
+
+    def table_folders(self, dataset_id: str) -> list[LakeEntry]:
+        """Every version folder under ``tables/<dataset>/``, with the size of its files
+        and the time the newest of them (or the folder) last changed."""
+        top = self.root / "tables" / dataset_id
+        found = []
+        for folder in sorted(top.iterdir()) if top.is_dir() else []:
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            size, newest = 0, folder.stat().st_mtime
+            for file in folder.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    info = file.stat()
+                    size += info.st_size
+                    newest = max(newest, info.st_mtime)
+            found.append(LakeEntry(folder.relative_to(self.root).as_posix(), size, newest))
+        return found
+
+    def areas(self) -> tuple[list[str], list[str]]:
+        """The folder names under ``raw/`` and under ``tables/``: sources (and
+        ``documents``) that landed something, datasets that have table files."""
+
+        def names(top: Path) -> list[str]:
+            return sorted(p.name for p in top.iterdir() if p.is_dir()) if top.is_dir() else []
+
+        return names(self.root / "raw"), names(self.root / "tables")
+
+    def remove_empty_folders(self, relative: str, stop: str) -> None:
+        """Remove ``relative``'s folder and its parents while they are empty, up to (not
+        including) ``stop``."""
+        folder = (self.root / relative).parent
+        end = self.root / stop
+        while folder != end and end in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or gone): its parents are not empty either
+            folder = folder.parent
+
+
+@dataclass(frozen=True, order=True)
+class LakeEntry:
+    """A file or a table folder in the lake, as found on disk."""
+
+    relative: str
+    size: int
+    modified: float  # seconds since the epoch
 
 
 def _copy(
