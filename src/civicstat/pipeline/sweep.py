@@ -52,15 +52,15 @@ def leftovers(
         named = _raw_records(session, f"raw/{source_id}/")
         found += [
             Leftover("raw", e.relative, e.size)
-            for e in lake.raw_files(source_id)
-            if e.relative not in named and _settled(e, cutoff)
+            for e in lake.unlisted_raw_files(source_id, named)
+            if _settled(e, cutoff)
         ]
     if dataset_id is not None:
         listed = _version_folders(session, dataset_id)
         found += [
             Leftover("table", e.relative, e.size)
-            for e in lake.table_folders(dataset_id)
-            if e.relative not in listed and _settled(e, cutoff)
+            for e in lake.unlisted_table_folders(dataset_id, listed)
+            if _settled(e, cutoff)
         ]
     return found
 

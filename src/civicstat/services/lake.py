@@ -4,6 +4,7 @@ ingests left, unstructured files of a dataset."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import mimetypes
 import time
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from civicstat.pipeline.locks import SourceBusy, source_lock
 from civicstat.pipeline.sweep import Leftover
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 DOCUMENT_TYPES = {
     "application/pdf",
@@ -151,7 +154,11 @@ def sweep(ctx: Context, actor: Actor, *, dry_run: bool = False) -> SweepResult:
 def sweep_source(ctx: Context, source_id: str, dataset_id: str) -> list[Leftover]:
     """Sweep one source before its run, under the run's lock (the caller holds it: the
     lock is re-entrant); audited as the platform's own housekeeping when it removed any."""
-    removed = _sweep_area(ctx, _Area(source_id, source_id, dataset_id), dry_run=False)
+    try:
+        removed = _sweep_area(ctx, _Area(source_id, source_id, dataset_id), dry_run=False)
+    except OSError as error:  # housekeeping must not stop the run: the next one tries again
+        log.warning("could not sweep the lake for source %s: %s", source_id, error)
+        return []
     if removed:
         with ctx.db.write() as session:
             audit.record(

@@ -10,7 +10,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -155,27 +155,29 @@ class Lake:
     def discard(self, relative: str) -> None:
         shutil.rmtree(self.root / relative, ignore_errors=True)
 
-    def raw_files(self, area: str) -> list[LakeEntry]:
-        """Every file under ``raw/<area>/`` (a source's payloads, or ``documents``),
-        landing temporaries included."""
-        top = self.root / "raw" / area
+    def unlisted_raw_files(self, area: str, listed: Container[str]) -> list[LakeEntry]:
+        """The files under ``raw/<area>/`` (a source's payloads, or ``documents``), landing
+        temporaries included, whose path is not in ``listed``: only those are looked at."""
         found = []
-        for folder, _, names in os.walk(top):
+        for folder, _, names in os.walk(self.root / "raw" / area):
             for name in names:
                 path = Path(folder) / name
+                relative = path.relative_to(self.root).as_posix()
+                if relative in listed:
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     info = path.stat()
-                    relative = path.relative_to(self.root).as_posix()
                     found.append(LakeEntry(relative, info.st_size, info.st_mtime))
         return sorted(found)
 
-    def table_folders(self, dataset_id: str) -> list[LakeEntry]:
-        """Every version folder under ``tables/<dataset>/``, with the size of its files
-        and the time the newest of them (or the folder) last changed."""
+    def unlisted_table_folders(self, dataset_id: str, listed: Container[str]) -> list[LakeEntry]:
+        """The version folders under ``tables/<dataset>/`` not in ``listed``, with the size
+        of their files and the time the newest of them (or the folder) last changed."""
         top = self.root / "tables" / dataset_id
         found = []
         for folder in sorted(top.iterdir()) if top.is_dir() else []:
-            if not folder.is_dir() or folder.is_symlink():
+            relative = folder.relative_to(self.root).as_posix()
+            if relative in listed or not folder.is_dir() or folder.is_symlink():
                 continue
             size, newest = 0, folder.stat().st_mtime
             for file in folder.iterdir():
@@ -183,7 +185,7 @@ class Lake:
                     info = file.stat()
                     size += info.st_size
                     newest = max(newest, info.st_mtime)
-            found.append(LakeEntry(folder.relative_to(self.root).as_posix(), size, newest))
+            found.append(LakeEntry(relative, size, newest))
         return found
 
     def areas(self) -> tuple[list[str], list[str]]:
