@@ -25,7 +25,7 @@ from sqlalchemy import select
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets
 from civicstat.metadata.db import Database
-from civicstat.metadata.models import DataVersion, IngestRun
+from civicstat.metadata.models import DataVersion, IngestRun, RawFile
 from civicstat.pipeline.locks import ABANDONED_ERROR
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -214,3 +214,22 @@ def test_an_ingest_killed_at_random_moments_never_breaks_what_is_published(
     print(f"{len(abandoned)} kills hit a running ingest")
     assert abandoned, "no kill hit a running ingest: the test proved nothing"
     assert listed.stdout.count(" abandoned ") == len(abandoned)
+
+    # What the killed runs left in the lake (raw copies, table folders, landing temporaries)
+    # goes with a sweep; every file a version or a raw file record names stays.
+    swept = subprocess.run(
+        [*CLI, "lake", "sweep", "-w", str(root)],
+        env=env | {"CIVICSTAT_SWEEP_GRACE_MINUTES": "0"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert swept.returncode == 0, swept.stderr
+    db = Database(url)
+    with db.session() as session:
+        named = {f for v in session.scalars(select(DataVersion)) for f in v.files}
+        named |= set(session.scalars(select(RawFile.lake_path)))
+    db.dispose()
+    on_disk = {p.relative_to(lake).as_posix() for p in lake.rglob("*") if p.is_file()}
+    assert on_disk == named
+    assert published_state(url, lake) == head

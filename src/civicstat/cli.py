@@ -33,7 +33,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from civicstat import __version__
+from civicstat import __version__, private_files
 from civicstat.connectors.base import ConnectorError
 from civicstat.governance.actors import Actor, Role, operator
 from civicstat.governance.audit import AuditUnavailable
@@ -409,6 +409,24 @@ def lake_prune(workspace: WorkspaceOpt = Path(".")) -> None:
     out.print(f"{result.files} raw payload(s) deleted, {result.bytes:,} bytes freed")
 
 
+@lake_app.command("sweep")
+def lake_sweep(
+    workspace: WorkspaceOpt = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be removed; remove nothing")
+    ] = False,
+) -> None:
+    """Delete lake files no run or version refers to: what killed ingests left."""
+    with opened(workspace) as ctx:
+        result = lake_service.sweep(ctx, me(), dry_run=dry_run)
+    for item in result.removed:
+        out.print(f"{item.relative}{'/' if item.kind == 'table' else ''}", markup=False)
+    verb = "would be removed" if dry_run else "removed"
+    out.print(f"{len(result.removed)} leftover(s) {verb}, {result.bytes:,} bytes")
+    for source in result.busy:
+        err.print(f"skipped {source}: being ingested; sweep again later", markup=False)
+
+
 @documents_app.command("add")
 def documents_add(
     dataset: str,
@@ -730,8 +748,7 @@ def demo(
                 role=Role.ADMIN,
                 display_name="Riverton performance office",
             )
-            credentials.write_text(f"admin\n{password}\n", encoding="utf-8")
-            credentials.chmod(0o600)
+            private_files.write_new(credentials, f"admin\n{password}\n")
     username, password = credentials.read_text(encoding="utf-8").split()
     out.print(
         f"\nRiverton is ready. Sign in at http://127.0.0.1:{port}/login as "

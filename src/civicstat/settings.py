@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         5, ge=1, description="Failed sign-ins in a row that lock an account"
     )
     lockout_minutes: float = Field(10.0, gt=0, description="How long a locked account stays locked")
+    sweep_grace_minutes: float = Field(
+        60.0,
+        ge=0,
+        description="Lake files no record refers to are swept only once this old",
+    )
     env: Literal["development", "production"] = Field(
         "development", description="production: refuse to start without a strong secret key"
     )

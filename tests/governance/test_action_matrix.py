@@ -30,6 +30,7 @@ workspace:apply    *     -     -     -     -
 user:manage        *     -     -     -     -
 token:manage       *     -     -     -     -
 lake:prune         *     -     -     -     -
+lake:sweep         *     -     -     -     -
 audit:read         *     -     -     -     -
 access:request     *     *     *     *     -
 access:decide      *     own   -     -     -

@@ -4,14 +4,20 @@ and row."""
 
 from __future__ import annotations
 
+import base64
+import random
 import re
+import secrets as std_secrets
 import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from civicstat.governance import secrets
+from civicstat.governance import key_strength, secrets
 from civicstat.governance.secrets import InsecureSecretKey, UnsealError, check_production
 from civicstat.settings import Settings
 from civicstat.web.app import create_app
@@ -32,9 +38,87 @@ WEAK = [
     pytest.param("Secret", "well-known", id="secret"),
     pytest.param("password", "well-known", id="password"),
     pytest.param("k3J9-vQx_2mZr8LwT5nYb1HcE6uAo4G", "too short (31 characters", id="31-chars"),
+    pytest.param(STRONG[:39], "too short (39 characters, at least 40", id="39-chars"),
     pytest.param("a" * 64, "too few characters", id="one-letter"),
-    pytest.param("abababababababababababababababab", "too few characters", id="two-letters"),
+    pytest.param("ab" * 20, "too few characters", id="two-letters"),
 ]
+
+
+# Long and varied, but made the way people make up keys: each is guessed long before a
+# random key would be.
+PREDICTABLE = [
+    pytest.param("0123456789abcdef" * 3, id="hex-digits-in-order"),
+    pytest.param("Password1234567890" * 3, id="word-and-digits-thrice"),
+    pytest.param("Password1234567890!Password1234567890!!!", id="word-digits-symbol"),
+    pytest.param("abcdefghijklmnopqrstuvwxyz0123456789ABCD", id="alphabet"),
+    pytest.param("zyxwvutsrqponmlkjihgfedcba9876543210ZYXW", id="alphabet-backwards"),
+    pytest.param("qwertyuiopasdfghjklzxcvbnm1234567890QWER", id="keyboard-rows"),
+    pytest.param("1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/", id="keyboard-columns"),
+    pytest.param("a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0", id="interleaved-sequences"),
+    pytest.param("aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpPqQrRsStT", id="interleaved-cases"),
+    pytest.param("deadbeefcafe0123456789deadbeefcafe012345", id="hex-words-and-digits"),
+    pytest.param("0000000000000000000000000000000000000001abcdef", id="hex-counter"),
+    pytest.param("70617373776f726431323334353637383930313233", id="hex-of-a-password"),
+    pytest.param("cGFzc3dvcmQxMjM0NTY3ODkwcGFzc3dvcmQxMjM0NTY3ODkw", id="base64-of-a-password"),
+    pytest.param("ThisIsMySuperSecretProductionKey2024!!!!", id="sentence-and-year"),
+    pytest.param("correcthorsebatterystaple2024correcthorse", id="words-and-year"),
+    pytest.param("civicstat-production-secret-key-2025-2026", id="product-name-and-years"),
+    pytest.param("P@ssw0rdP@ssw0rdP@ssw0rd1234567890!!!!!!", id="leet-repeated"),
+]
+
+
+@pytest.mark.parametrize("key", PREDICTABLE)
+def test_production_refuses_a_long_key_made_of_patterns(key: str) -> None:
+    assert len(key) >= secrets.MIN_LENGTH
+
+    with pytest.raises(InsecureSecretKey) as refused:
+        check_production(production(key))
+
+    message = str(refused.value)
+    assert "too predictable" in message
+    assert "bits" in message
+    assert key not in message
+    assert "\n" not in message
+
+
+def test_a_key_naming_the_workspace_counts_as_predictable(tmp_path: Path) -> None:
+    key = "riverton-performance-dashboard-key-9f8e7d"
+    root = tmp_path / "riverton"
+    root.mkdir()
+
+    with pytest.raises(InsecureSecretKey, match="too predictable"):
+        check_production(Settings(workspace=root, env="production", secret_key=SecretStr(key)))
+
+
+RANDOM_KEYS = {
+    "token_urlsafe(32)": lambda rnd: base64.urlsafe_b64encode(rnd.randbytes(32)).decode()[:43],
+    "token_urlsafe(48)": lambda rnd: base64.urlsafe_b64encode(rnd.randbytes(48)).decode(),
+    "token_hex(20)": lambda rnd: rnd.randbytes(20).hex(),
+    "token_hex(32)": lambda rnd: rnd.randbytes(32).hex(),
+    "base64 of 32 bytes": lambda rnd: base64.b64encode(rnd.randbytes(32)).decode(),
+    "openssl rand -hex 32, upper case": lambda rnd: rnd.randbytes(32).hex().upper(),
+}
+
+
+@examples(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(RANDOM_KEYS)), rnd=st.randoms(use_true_random=True))
+def test_production_accepts_every_random_key_of_the_usual_recipes(
+    kind: str, rnd: random.Random
+) -> None:
+    key = RANDOM_KEYS[kind](rnd)
+
+    assert secrets.weakness(key) is None, kind
+    assert key_strength.estimated_bits(key) >= key_strength.MIN_BITS
+
+
+def test_the_recipes_of_the_docs_make_keys_production_accepts() -> None:
+    for key in (
+        std_secrets.token_urlsafe(32),
+        std_secrets.token_urlsafe(48),
+        std_secrets.token_hex(32),
+        base64.b64encode(std_secrets.token_bytes(32)).decode(),
+    ):
+        check_production(production(key))
 
 
 @pytest.mark.parametrize(("key", "reason"), WEAK)

@@ -146,6 +146,20 @@ def test_a_user_disabled_through_the_form_is_signed_out_and_enabled_again(
     assert other.get("/plan").status_code == 200
 
 
+def test_the_last_admin_cannot_demote_or_disable_themselves_through_the_form(
+    client: TestClient, make_user: MakeUser, example_ctx: Context
+) -> None:
+    sign_in(client, make_user(Role.ADMIN, username="cdo"))
+
+    demoted = _post(client, "/admin/users/cdo/role", {"role": "analyst"})
+    disabled = _post(client, "/admin/users/cdo/disable", {})
+
+    for refused in (demoted, disabled):
+        assert refused.status_code == 400
+        assert "the only active administrator" in refused.text
+    assert any(r[:3] == ["cdo", "cdo", "admin"] for r in table_rows(client.get("/admin").text))
+
+
 def test_approving_a_request_through_the_form_lets_the_user_read_the_dataset(
     client: TestClient, make_user: MakeUser, governed_ctx: Context, admin: Actor
 ) -> None:

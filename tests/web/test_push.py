@@ -249,6 +249,36 @@ def test_the_same_key_with_a_different_body_is_a_conflict(ctx: Context, send: Pu
     assert versions(ctx) == [(1, 3)]
 
 
+def test_two_tokens_using_the_same_key_get_independent_batches(
+    ctx: Context, send: Pusher, token: str, admin: Actor
+) -> None:
+    other = tokens.create(ctx, admin, name="cad-backup", scopes=["source:push:cad_calls"]).text
+    mine, theirs = as_json(calls(3)), as_json(calls(4, start=100))
+
+    first = send(mine, key="shared-key")
+    # The other token's batch under the same key is its own: no conflict, no replay of mine.
+    their_first = send(theirs, key="shared-key", token=other)
+    # Nor does it get my recorded answer by sending my body under my key.
+    their_copy = send(mine, key="shared-key-2", token=other)
+    send(mine, key="shared-key-2")  # ... and my later key is not taken by theirs
+    my_retry = send(mine, key="shared-key")
+
+    assert (first.status_code, their_first.status_code) == (201, 201)
+    assert "Idempotent-Replay" not in their_first.headers
+    assert their_first.json()["run_id"] != first.json()["run_id"]
+    assert their_first.json()["records"] == 4
+    assert "Idempotent-Replay" not in their_copy.headers
+    assert my_retry.headers["Idempotent-Replay"] == "true"
+    assert my_retry.json() == first.json()
+    assert versions(ctx) == [(1, 3), (2, 7)]
+    with ctx.db.session() as session:
+        clients = session.execute(
+            select(PushBatch.client, PushBatch.idempotency_key).order_by(PushBatch.id)
+        ).all()
+    assert len({c for c, _ in clients}) == 2
+    assert sorted(k for _, k in clients) == sorted(["shared-key"] * 2 + ["shared-key-2"] * 2)
+
+
 def test_a_batch_without_an_idempotency_key_is_refused(ctx: Context, send: Pusher) -> None:
     for key in (None, "", "   ", "tab\there", "x" * 201):
         response = send(as_json(calls(3)), key=key)
@@ -266,7 +296,8 @@ def test_a_key_still_claimed_by_a_running_batch_is_a_conflict_until_its_claim_go
     assert actor is not None
     # As if another request had claimed the key and was still loading (or had died).
     claimed_at = dt.datetime.now(dt.UTC) - push_service.STALE_CLAIM + dt.timedelta(minutes=1)
-    assert push_service._claim(ctx, actor, "cad_calls", "k-busy", digest, claimed_at)
+    key = push_service._BatchKey(push_service.client_of(actor), "cad_calls", "k-busy")
+    assert push_service._claim(ctx, actor, key, digest, claimed_at)
 
     busy = send(body, key="k-busy")
     assert busy.status_code == 409

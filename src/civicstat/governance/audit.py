@@ -45,6 +45,7 @@ class Event(StrEnum):
     MEASURE_COMPUTE = "measure:compute"
     WORKSPACE_APPLY = "workspace:apply"
     LAKE_PRUNE = "lake:prune"
+    LAKE_SWEEP = "lake:sweep"  # files no record referred to, removed from the lake
     TOKEN_CREATE = "token:create"  # noqa: S105 (an event name)
     TOKEN_REVOKE = "token:revoke"  # noqa: S105
     # A governance policy changed: a measure approved for publication, or (on apply) the

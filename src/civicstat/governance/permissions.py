@@ -61,6 +61,9 @@ USER_MANAGE = _action("user:manage", "user", "Create users and change their role
 SOURCE_PUSH = _action("source:push", "source", "Send records to a push source's API endpoint")
 TOKEN_MANAGE = _action("token:manage", "token", "Create, list and revoke API tokens")
 LAKE_PRUNE = _action("lake:prune", "workspace", "Delete raw payloads past their retention")
+LAKE_SWEEP = _action(
+    "lake:sweep", "workspace", "Delete lake files no run or version refers to (killed ingests)"
+)
 DOCUMENT_ADD = _action(
     "dataset:document", "dataset", "Register a document (PDF, image) of a dataset"
 )

@@ -10,16 +10,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from civicstat import private_files
+from civicstat.governance import key_strength
 from civicstat.settings import Settings
 
-MIN_LENGTH = 32
+# Forty characters: with zxcvbn's credit of about 3.3 bits for a character that is part of
+# no pattern, a random key this long clears key_strength.MIN_BITS with room to spare.
+MIN_LENGTH = 40
 KEY_FILE = "secret-key"
 _ENV = "CIVICSTAT_SECRET_KEY"
 _MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -45,6 +49,7 @@ WELL_KNOWN = frozenset(
         "your-secret-key-here",
         "replace-me",
         "replace-with-a-long-random-string-of-at-least-32-characters",
+        "replace-with-a-long-random-string-of-at-least-40-characters",
         "please-change-this-secret-key-before-going-to-production",
     }
 )
@@ -59,8 +64,9 @@ class UnsealError(ValueError):
     """A sealed value that this key cannot open: another key, another purpose, or tampered."""
 
 
-def weakness(key: str | None) -> str | None:
-    """Why ``key`` is not fit for production, or None when it is."""
+def weakness(key: str | None, hints: Sequence[str] = ()) -> str | None:
+    """Why ``key`` is not fit for production, or None when it is. ``hints`` are names an
+    attacker would try in a key (the workspace's)."""
     if key is None or not key.strip():
         return f"{_ENV} is not set"
     if key.strip().lower() in WELL_KNOWN:
@@ -69,6 +75,13 @@ def weakness(key: str | None) -> str | None:
         return f"{_ENV} is too short ({len(key)} characters, at least {MIN_LENGTH} needed)"
     if len(set(key)) < 8:
         return f"{_ENV} repeats too few characters to be random"
+    bits = key_strength.estimated_bits(key, ["civicstat", *hints])
+    if bits < key_strength.MIN_BITS:
+        return (
+            f"{_ENV} is too predictable (about {bits:.0f} bits by zxcvbn's estimate, at "
+            f"least {key_strength.MIN_BITS:.0f} needed: it is made of words, names, "
+            "sequences, repeats or keyboard patterns)"
+        )
     return None
 
 
@@ -77,7 +90,7 @@ def check_production(settings: Settings) -> None:
     if settings.env != "production":
         return
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
-    reason = weakness(key)
+    reason = weakness(key, [settings.workspace.resolve().name])
     if reason is not None:
         raise InsecureSecretKey(
             f"{reason}; CIVICSTAT_ENV=production needs a random key of at least {MIN_LENGTH} "
@@ -98,13 +111,11 @@ def secret_key(settings: Settings) -> bytes:
 
 
 def _workspace_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_files.make_folder(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_files.write_new(path, secrets.token_urlsafe(48) + "\n")
     except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_urlsafe(48) + "\n")
+        private_files.restrict(path)
     return path.read_bytes().strip()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -15,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+
+from civicstat import private_files
 
 
 def normalise_url(url: str) -> str:
@@ -28,11 +31,26 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
+        _private_database_file(url)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _private_database_file(url: str) -> None:
+    """Create a SQLite database file as the server user's alone (600) before SQLite does:
+    SQLite gives its write-ahead log and shared memory files the database file's mode, so
+    they are private too. A looser file left by an older version is tightened."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if not name or name == ":memory:" or name.startswith("file:") or parsed.query.get("uri"):
+        return
+    path = Path(name)
+    if path.parent.is_dir():
+        private_files.touch(path)
+        private_files.restrict_all(private_files.sqlite_files(path))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -330,11 +330,17 @@ class ApiToken(Base):
 
 
 class PushBatch(Base):
-    """A pushed batch by its Idempotency-Key: a retried batch answers without loading again."""
+    """A pushed batch by its Idempotency-Key: a retried batch answers without loading again.
+
+    A key belongs to the client that sent it (``token:<id>`` for an API token), within one
+    source: another token's batch under the same key is another batch, whose answer the
+    first token never sees and cannot block.
+    """
 
     __tablename__ = "push_batches"
-    __table_args__ = (UniqueConstraint("source_id", "idempotency_key"),)
+    __table_args__ = (UniqueConstraint("client", "source_id", "idempotency_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(200))
     source_id: Mapped[str] = mapped_column(String(128))
     idempotency_key: Mapped[str] = mapped_column(String(200))
     token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))

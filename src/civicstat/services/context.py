@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
+from civicstat import private_files
 from civicstat.metadata import revisions
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import utcnow
@@ -70,11 +71,13 @@ class Context:
         self.settings = settings
         self.root = settings.workspace.resolve()
         spec = _storage_spec(self.root)
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        # The state folder (metadata store, secret key) and the lake hold secrets and
+        # restricted data: the server user's alone, tightened if an older version made them.
+        private_files.restrict(private_files.make_folder(self.settings.state_dir))
         database_url = settings.resolved_database_url(spec.storage.database_url)
         self.db = Database(database_url)
         self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
-        self.lake.root.mkdir(parents=True, exist_ok=True)
+        private_files.restrict(private_files.make_folder(self.lake.root))
         # What the workspace's sources may read on this machine: never the stores above.
         self.boundary = Boundary.of(
             self.root, settings.data_roots, [self.lake.root, *database_files(database_url)]

@@ -12,7 +12,7 @@ from civicstat.governance.actors import Actor, system
 from civicstat.governance.permissions import SOURCE_INGEST, SOURCE_PUSH, Resource, require
 from civicstat.pipeline.ingest import IngestResult, OnFinish, Progress, run_source
 from civicstat.pipeline.locks import recover_abandoned, source_lock
-from civicstat.services import measures
+from civicstat.services import lake, measures
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 
@@ -39,7 +39,8 @@ def ingest(
     only for the periods that new rows can change.
 
     At most one run per source runs at a time, across processes (``SourceBusy``); runs of
-    processes that died are marked abandoned first. ``progress`` follows the run for a
+    processes that died are marked abandoned first, and the lake files they left are
+    swept (once older than the grace period). ``progress`` follows the run for a
     caller that shows it (see :class:`~civicstat.pipeline.ingest.Progress`).
     """
     with ctx.db.session() as session:
@@ -51,6 +52,8 @@ def ingest(
     require(actor, action, Resource("source", source.id, source.owner, source.classification))
     with source_lock(ctx.db, source.id) as lease:
         recover_abandoned(ctx.db, held=lease)
+        # What a killed run of this source left in the lake: no run of it is in progress now.
+        lake.sweep_source(ctx, source.id, source.dataset_id)
         result = run_source(
             ctx.db, ctx.lake, ctx.root, source, actor,
             trigger=trigger, payloads=payloads, transport=transport,

@@ -8,7 +8,9 @@ batch of records. Only then does it run as every run does, through
 mode, checked, published, and the measures over the dataset recomputed.
 
 Every batch carries an Idempotency-Key, so a client that lost the answer can send the same
-batch again without loading it twice. The key is claimed (a ``push_batches`` row marked
+batch again without loading it twice. A key is the client's own (its API token's) within a
+source: two tokens sending the same key send two batches, and neither can replay, read or
+block the other's. The key is claimed (a ``push_batches`` row marked
 pending) before the run starts, and the run's outcome is written to that row in the same
 transaction that records the outcome: an answer on record means exactly that outcome
 happened. Sending the same key with the same body answers from the record without loading;
@@ -150,16 +152,17 @@ def push(
     source, options = _push_source(ctx, actor, source_id)
     fmt, key = _check_headers(ctx, actor, source, options, content_type, idempotency_key, len(body))
     digest = hashlib.sha256(body).hexdigest()
-    earlier = _find(ctx, source.id, key)
+    batch_key = _BatchKey(client_of(actor), source.id, key)
+    earlier = _find(ctx, batch_key)
     if earlier is not None and not _stale(earlier, digest, now):
         return _answer_again(ctx, actor, source, key, digest, earlier)
     try:
         records = connector.count_records(body, fmt)
     except connector.BatchError as error:
         _refuse(ctx, actor, source, MalformedBatch(str(error), error.record, error.line), key)
-    claim = _claim(ctx, actor, source.id, key, digest, now)
+    claim = _claim(ctx, actor, batch_key, digest, now)
     if claim is None:  # another request took the key between our look and our claim
-        taken = _find(ctx, source.id, key)
+        taken = _find(ctx, batch_key)
         assert taken is not None, "a claim fails only on an existing row"
         return _answer_again(ctx, actor, source, key, digest, taken)
 
@@ -167,7 +170,7 @@ def push(
 
     def record_outcome(session: Session, run: IngestRun) -> None:
         """Runs in the pipeline's transaction that records the run's outcome."""
-        batch = _row(session, source.id, key, lock=True)
+        batch = _row(session, batch_key, lock=True)
         if batch is None or batch.response.get(_PENDING) != claim:
             raise RuntimeError(f"push batch {key!r} of {source.id!r} was taken over")
         answer = _answer_of(session, run, source, key, records)
@@ -202,20 +205,20 @@ def push(
             )
     except IngestError:
         if not answers:
-            _release(ctx, source.id, key, claim)
+            _release(ctx, batch_key, claim)
             raise
     except SourceBusy:
-        _release(ctx, source.id, key, claim)
+        _release(ctx, batch_key, claim)
         _refuse(ctx, actor, source, TryLater(f"source {source.id!r} is busy; retry shortly"), key)
     except Exception:
         if not answers:
-            _release(ctx, source.id, key, claim)
+            _release(ctx, batch_key, claim)
             raise
         # The outcome is on record (recomputing measures afterwards failed): answer it, as
         # a retry would, rather than invite the client to send the batch again.
         log.exception("push to %s: after run %d", source.id, answers[0].run_id)
     except BaseException:
-        _release(ctx, source.id, key, claim)
+        _release(ctx, batch_key, claim)
         raise
     return PushResult(answers[0], replayed=False)
 
@@ -287,14 +290,30 @@ def _check_headers(
     return fmt, key
 
 
-def _find(ctx: Context, source_id: str, key: str) -> PushBatch | None:
+def client_of(actor: Actor) -> str:
+    """Whose Idempotency-Keys these are: the API token's, or the actor's own name."""
+    return f"token:{actor.token_id}" if actor.token_id is not None else str(actor)[:200]
+
+
+@dataclass(frozen=True)
+class _BatchKey:
+    """A batch's identity: the client's own key within one source."""
+
+    client: str
+    source_id: str
+    key: str
+
+
+def _find(ctx: Context, batch: _BatchKey) -> PushBatch | None:
     with ctx.db.session() as session:
-        return _row(session, source_id, key)
+        return _row(session, batch)
 
 
-def _row(session: Session, source_id: str, key: str, *, lock: bool = False) -> PushBatch | None:
+def _row(session: Session, batch: _BatchKey, *, lock: bool = False) -> PushBatch | None:
     query = select(PushBatch).where(
-        PushBatch.source_id == source_id, PushBatch.idempotency_key == key
+        PushBatch.client == batch.client,
+        PushBatch.source_id == batch.source_id,
+        PushBatch.idempotency_key == batch.key,
     )
     return session.scalar(query.with_for_update() if lock else query)
 
@@ -308,19 +327,18 @@ def _stale(batch: PushBatch, digest: str, now: dt.datetime) -> bool:
     )
 
 
-def _claim(
-    ctx: Context, actor: Actor, source_id: str, key: str, digest: str, now: dt.datetime
-) -> str | None:
-    """Mark the key as ours (pending) before loading; None when someone else holds it."""
+def _claim(ctx: Context, actor: Actor, key: _BatchKey, digest: str, now: dt.datetime) -> str | None:
+    """Mark the key as ours (pending) before loading; None when another request holds it."""
     claim = secrets.token_hex(16)
     try:
         with ctx.db.write() as session:
-            batch = _row(session, source_id, key, lock=True)
+            batch = _row(session, key, lock=True)
             if batch is None:
                 session.add(
                     PushBatch(
-                        source_id=source_id,
-                        idempotency_key=key,
+                        client=key.client,
+                        source_id=key.source_id,
+                        idempotency_key=key.key,
                         token_id=actor.token_id,
                         body_sha256=digest,
                         response={_PENDING: claim},
@@ -339,11 +357,11 @@ def _claim(
     return claim
 
 
-def _release(ctx: Context, source_id: str, key: str, claim: str) -> None:
+def _release(ctx: Context, key: _BatchKey, claim: str) -> None:
     """Give the key back when the run ended without an outcome on record: nothing was
     published, so the same batch may be sent again under the same key."""
     with ctx.db.write() as session:
-        batch = _row(session, source_id, key, lock=True)
+        batch = _row(session, key, lock=True)
         if batch is not None and batch.response.get(_PENDING) == claim:
             session.delete(batch)
 

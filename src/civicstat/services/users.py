@@ -1,7 +1,8 @@
 """User accounts: add, list, change role, disable and enable, enrol a second factor.
 
 Sessions read the user afresh on every request (``services.sessions``), so a change made
-here takes effect on the user's next request.
+here takes effect on the user's next request. No change may leave the workspace without an
+active administrator: the one who could undo it.
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ def set_role(ctx: Context, actor: Actor, username: str, role: Role) -> UserInfo:
     """Change a user's role; their open sessions act with the new role from the next request."""
     _may_manage(ctx, actor, username, Event.ROLE_CHANGE)
     with ctx.db.write() as session:
+        admins = _lock_active_admins(session)
         user = _find(session, username)
+        if role is not Role.ADMIN:
+            _keep_an_admin(user, admins, "take the administrator role from")
         before = user.role
         user.role = role.value
         audit.record(
@@ -121,7 +125,9 @@ def disable(ctx: Context, actor: Actor, username: str) -> UserInfo:
     """Stop a user from signing in; their open sessions end at once."""
     _may_manage(ctx, actor, username, Event.USER_DISABLE)
     with ctx.db.write() as session:
+        admins = _lock_active_admins(session)
         user = _find(session, username)
+        _keep_an_admin(user, admins, "disable")
         user.is_active = False
         ended = _end_sessions(session, user.id)
         audit.record(session, actor, Event.USER_DISABLE, "user", user.username, sessions=ended)
@@ -165,6 +171,31 @@ def _may_manage(ctx: Context, actor: Actor, username: str, event: Event) -> None
     """May ``actor`` change this account? A refusal is audited as the attempted event."""
     resource = Resource("user", username.strip().lower()[:150])
     require_recorded(ctx, actor, USER_MANAGE, resource, event)
+
+
+def _lock_active_admins(session: Session) -> list[int]:
+    """The active administrators' ids, their rows locked until the transaction ends.
+
+    Taken first, in one order, by every change that could remove an administrator: two
+    administrators demoting each other at once then run one after the other, and the second
+    sees that the first already left only itself (PostgreSQL re-reads a row it waited for;
+    SQLite runs write transactions one at a time).
+    """
+    query = (
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.is_active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    )
+    return list(session.scalars(query))
+
+
+def _keep_an_admin(user: User, admins: list[int], change: str) -> None:
+    if admins == [user.id]:
+        raise InvalidInput(
+            f"cannot {change} {user.username!r}: the only active administrator; make "
+            "another user an administrator first"
+        )
 
 
 def _find(session: Session, username: str) -> User:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -9,10 +10,12 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
+
+from civicstat import private_files
 
 _CHUNK = 1 << 20
 # A local file is copied in steps of this size, so that its hash can trail the copy and
@@ -34,7 +37,11 @@ class LandedFile:
 
 
 class Lake:
-    """A local folder holding ``raw/`` (as received) and ``tables/`` (curated Parquet)."""
+    """A local folder holding ``raw/`` (as received) and ``tables/`` (curated Parquet).
+
+    Everything in it is the server user's alone (folders 700, files 600): raw copies and
+    tables of restricted datasets are as sensitive as the source systems they came from.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -64,7 +71,7 @@ class Lake:
         final, temp = self._target(source_id, name, when)
         digest = hashlib.sha256()
         size = 0
-        with temp.open("wb") as out:
+        with private_files.new_file(temp) as out:
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
@@ -116,8 +123,9 @@ class Lake:
         return settled
 
     def _target(self, source_id: str, name: str, when: dt.datetime) -> tuple[Path, Path]:
-        folder = self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_files.make_folder(
+            self.root / "raw" / source_id / when.strftime("%Y-%m-%d")
+        )
         stamp = when.strftime("%H%M%S")
         final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}-{_safe(name)}"
         return final, final.with_name(f".{final.name}.part")
@@ -140,11 +148,75 @@ class Lake:
         """A fresh folder for one version's files; nothing refers to it until it is published."""
         relative = f"tables/{dataset_id}/{uuid.uuid4().hex}"
         folder = self.root / relative
-        folder.mkdir(parents=True)
+        private_files.make_folder(folder.parent)
+        folder.mkdir(mode=private_files.FOLDER_MODE)
         return folder, relative
 
     def discard(self, relative: str) -> None:
         shutil.rmtree(self.root / relative, ignore_errors=True)
+
+    def unlisted_raw_files(self, area: str, listed: Container[str]) -> list[LakeEntry]:
+        """The files under ``raw/<area>/`` (a source's payloads, or ``documents``), landing
+        temporaries included, whose path is not in ``listed``: only those are looked at."""
+        found = []
+        for folder, _, names in os.walk(self.root / "raw" / area):
+            for name in names:
+                path = Path(folder) / name
+                relative = path.relative_to(self.root).as_posix()
+                if relative in listed:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    info = path.stat()
+                    found.append(LakeEntry(relative, info.st_size, info.st_mtime))
+        return sorted(found)
+
+    def unlisted_table_folders(self, dataset_id: str, listed: Container[str]) -> list[LakeEntry]:
+        """The version folders under ``tables/<dataset>/`` not in ``listed``, with the size
+        of their files and the time the newest of them (or the folder) last changed."""
+        top = self.root / "tables" / dataset_id
+        found = []
+        for folder in sorted(top.iterdir()) if top.is_dir() else []:
+            relative = folder.relative_to(self.root).as_posix()
+            if relative in listed or not folder.is_dir() or folder.is_symlink():
+                continue
+            size, newest = 0, folder.stat().st_mtime
+            for file in folder.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    info = file.stat()
+                    size += info.st_size
+                    newest = max(newest, info.st_mtime)
+            found.append(LakeEntry(relative, size, newest))
+        return found
+
+    def areas(self) -> tuple[list[str], list[str]]:
+        """The folder names under ``raw/`` and under ``tables/``: sources (and
+        ``documents``) that landed something, datasets that have table files."""
+
+        def names(top: Path) -> list[str]:
+            return sorted(p.name for p in top.iterdir() if p.is_dir()) if top.is_dir() else []
+
+        return names(self.root / "raw"), names(self.root / "tables")
+
+    def remove_empty_folders(self, relative: str, stop: str) -> None:
+        """Remove ``relative``'s folder and its parents while they are empty, up to (not
+        including) ``stop``."""
+        folder = (self.root / relative).parent
+        end = self.root / stop
+        while folder != end and end in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or gone): its parents are not empty either
+            folder = folder.parent
+
+
+@dataclass(frozen=True, order=True)
+class LakeEntry:
+    """A file or a table folder in the lake, as found on disk."""
+
+    relative: str
+    size: int
+    modified: float  # seconds since the epoch
 
 
 def _copy(
@@ -157,7 +229,7 @@ def _copy(
     if hasattr(os, "copy_file_range"):
         hashing: _TrailingHash | None = None
         copied = 0
-        with source.open("rb") as src, target.open("wb") as dst:
+        with source.open("rb") as src, private_files.new_file(target) as dst:
             try:
                 while step := os.copy_file_range(src.fileno(), dst.fileno(), _COPY_STEP):
                     copied += step
@@ -175,7 +247,9 @@ def _copy(
                 if hashing is not None:
                     hashing.finish()
                 return hashing
-    shutil.copyfile(source, target)
+    if not target.exists():
+        private_files.new_file(target).close()
+    shutil.copyfile(source, target)  # into the private file: its mode stays
     if on_bytes is not None:
         on_bytes(target.stat().st_size)
     return None

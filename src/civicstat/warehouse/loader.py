@@ -31,6 +31,7 @@ from typing import Any
 
 import duckdb
 
+from civicstat import private_files
 from civicstat.excerpt import LIMIT, excerpt, listing, quoted
 from civicstat.spec.models import Column, CsvOptions
 from civicstat.warehouse import readers, timezones
@@ -160,6 +161,7 @@ def pull(
                 )
         except duckdb.Error as error:
             raise LoadError(f"{item.name}: {_first_line(error)}") from error
+        private_files.restrict(part)  # DuckDB writes files with the umask's mode
         _fsync(part)
         good += n_good
         bad_count += n_bad
@@ -473,6 +475,7 @@ def _physical_lines(path: Path, positions: Sequence[int]) -> dict[int, int]:
 def write_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
     """Write a query's rows to one zstd Parquet file, durably (fsync file and folder)."""
     con.execute(f"COPY ({query}) TO {literal(str(target))} ({PARQUET})")
+    private_files.restrict(target)
     _fsync(target)
     _fsync(target.parent)
 
