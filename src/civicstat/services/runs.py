@@ -11,6 +11,9 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed, require
 from civicstat.metadata.models import IngestRun, QualityResult
 from civicstat.services.context import Context
+from civicstat.services.errors import InvalidInput
+
+MAX_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class RunWithChecks:
 
 def recent(ctx: Context, actor: Actor, limit: int = 20) -> Sequence[IngestRun]:
     """The newest runs of the sources the actor may see runs of."""
+    _check_limit(limit)
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         runs = session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)).all()
@@ -42,6 +46,7 @@ def recent_with_checks(
     """The newest runs the actor may see (of one source, if named), each with the results
     of its quality checks. Someone whose role may see no runs at all is refused."""
     require(actor, RUN_READ, Resource("source", source_id or "*"))
+    _check_limit(limit)
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         query = select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)
@@ -63,3 +68,8 @@ def recent_with_checks(
             for result in found:
                 checks[result.run_id].append(result)
     return [RunWithChecks(r, checks[r.id]) for r in runs]
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"a limit is between 1 and {MAX_LIMIT}")
