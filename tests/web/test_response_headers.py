@@ -36,6 +36,7 @@ ANYONE = [
     ("unknown page", "GET", "/nowhere", 404),
     ("unknown API path", "GET", "/api/v1/nowhere", 404),
     ("method not allowed", "PUT", "/plan", 405),
+    ("TRACE, never supported", "TRACE", "/plan", 405),
     ("page that fails", "GET", "/boom", 500),
     ("API call that fails", "GET", "/api/v1/boom", 500),
     ("number out of range, API", "GET", "/api/v1/datasets/service_requests/rows?offset=-1", 422),
@@ -86,8 +87,13 @@ def site(example_ctx: Context, database_url: str) -> Callable[[bool], TestClient
 def _missing_headers(response: httpx.Response, *, secure: bool) -> list[str]:
     headers = response.headers
     missing = [f"{n}: {v}" for n, v in SECURITY_HEADERS.items() if headers.get(n) != v]
-    if "frame-ancestors 'none'" not in headers.get("content-security-policy", ""):
-        missing.append("content-security-policy")
+    policy = headers.get("content-security-policy", "")
+    for directive in ("frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"):
+        if directive not in policy:
+            missing.append(f"content-security-policy {directive}")
+    kind = headers.get("content-type", "")
+    if kind.startswith("text/") and "charset=utf-8" not in kind.lower():
+        missing.append(f"a charset in content-type {kind!r}")
     if headers.get("cache-control") != "no-store":
         missing.append("cache-control: no-store")
     if secure and headers.get("strict-transport-security") != HSTS:
