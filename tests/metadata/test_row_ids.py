@@ -55,8 +55,6 @@ def test_a_runs_limit_out_of_range_is_refused_with_its_range(
 ) -> None:
     with pytest.raises(InvalidInput, match="between 1 and 500"):
         runs.recent(example_ctx, admin, limit=number)
-    with pytest.raises(InvalidInput, match="between 1 and 500"):
-        runs.recent_with_checks(example_ctx, admin, limit=number)
 
 
 def test_an_offset_past_what_a_sql_engine_takes_is_refused(
