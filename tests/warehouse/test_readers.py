@@ -130,6 +130,18 @@ def test_json_keys_differing_only_in_case_are_refused(tmp_path: Path) -> None:
         stage("json", [path])
 
 
+def test_a_json_key_that_is_empty_is_left_out_and_the_record_kept(tmp_path: Path) -> None:
+    """Found by schemathesis pushing ``[{"": 1}]``: DuckDB cannot name a column "" and the
+    run failed with its parser's message. No declared column can have that name."""
+    path = tmp_path / "empty-key.json"
+    path.write_text(json.dumps([{"": 1, "id": "a"}, {"id": "b", "": {"": 2}}]))
+
+    staged = stage("json", [path])
+
+    assert staged.columns == ["id", "filename"]
+    assert [r["id"] for r in rows(staged)] == ["a", "b"]
+
+
 def test_ndjson_one_record_per_line_blank_lines_ignored_gzip_too(tmp_path: Path) -> None:
     text = "\n".join(json.dumps(r) for r in SODA_LIKE) + "\n\n"
     plain, packed = tmp_path / "a.ndjson", tmp_path / "b.ndjson.gz"

@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from civicstat.governance.columns import ColumnView
+from civicstat.metadata.ids import INT64_MAX
 from civicstat.services.errors import InvalidInput
 
 MAX_LIMIT = 10_000
@@ -50,8 +51,8 @@ def usable(name: str, views: Mapping[str, ColumnView], dataset_id: str, use: str
 def check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT:,}")
-    if offset < 0:
-        raise InvalidInput("offset cannot be negative")
+    if not 0 <= offset <= INT64_MAX:
+        raise InvalidInput(f"offset must be between 0 and {INT64_MAX:,}")
 
 
 def order_keys(order: Sequence[str]) -> list[tuple[str, bool]]:
@@ -89,7 +90,11 @@ def _parse(column: ir.Value, name: str, text: str) -> Any:
                 raise ValueError
             return lowered in _TRUE
         if kind.is_integer():
-            return int(text)
+            # A number past the column's type names no row, and the engine would overflow.
+            whole, bounds = int(text), kind.bounds
+            if not bounds.lower <= whole <= bounds.upper:
+                raise ValueError
+            return whole
         if kind.is_floating() or kind.is_decimal():
             number = float(text)
             if not math.isfinite(number):

@@ -32,6 +32,7 @@ from civicstat.governance.permissions import (
     require,
     token_scope,
 )
+from civicstat.metadata.ids import get_row
 from civicstat.metadata.models import AccessRequest, User
 from civicstat.services.audit import require_recorded
 from civicstat.services.context import AppliedPlan, Context
@@ -279,7 +280,7 @@ def _decide(
     note = note.strip()[:MAX_REASON]
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
-        row = session.get(AccessRequest, request_id)
+        row = get_row(session, AccessRequest, request_id)
         if row is None:
             raise NotFound.of("access request", str(request_id))
         dataset_id, requester, status = row.dataset_id, row.requested_by, row.status

@@ -15,6 +15,7 @@ from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.audit import Event
 from civicstat.governance.permissions import ACTION_READ, ACTION_WRITE, Resource, allowed, require
+from civicstat.metadata.ids import get_row
 from civicstat.metadata.models import ActionItem, ActionItemChange, ObjectiveComment, User
 from civicstat.services import plan as plan_service
 from civicstat.services.audit import require_recorded
@@ -101,7 +102,7 @@ def comment(
     period = _current_period(ctx, actor, objective_id)
     with ctx.db.write() as session:
         if replaces is not None:
-            old = session.get(ObjectiveComment, replaces)
+            old = get_row(session, ObjectiveComment, replaces)
             if old is None or old.objective_id != objective_id:
                 raise NotFound.of("comment", str(replaces))
             newer = session.scalar(
@@ -186,7 +187,7 @@ def set_status(ctx: Context, actor: Actor, action_id: int, status: str, note: st
     note = _text(note, "a note", MAX_TEXT, required=False)
     with ctx.db.session() as session:
         applied = ctx.require_plan(session)
-        row = session.get(ActionItem, action_id)
+        row = get_row(session, ActionItem, action_id)
         objective_id = row.objective_id if row is not None else None
     if objective_id is None or objective_id not in _objective_ids(applied):
         raise NotFound.of("action item", str(action_id))

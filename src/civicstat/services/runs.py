@@ -19,6 +19,9 @@ from civicstat.metadata.models import IngestRun, QualityResult
 from civicstat.pipeline.quality import quoted_columns
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.services.disclosure import Reader, Said, require_unmask, withheld
+from civicstat.services.errors import InvalidInput
+
+MAX_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def recent(
     data in clear where the actor holds ``dataset:unmask`` (audited). Someone whose role
     may see no runs at all is refused."""
     require(actor, RUN_READ, Resource("source", source_id or "*"))
+    _check_limit(limit)
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         if unmask:
@@ -152,3 +156,8 @@ def _check(reader: Reader, dataset: str, result: QualityResult) -> CheckView:
         failing_rows=result.failing_rows,
         detail=reader.text(dataset, result.detail, columns, what="the example values"),
     )
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"a limit is between 1 and {MAX_LIMIT}")

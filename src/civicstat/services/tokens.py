@@ -27,6 +27,7 @@ from civicstat.governance.permissions import (
     Resource,
     require,
 )
+from civicstat.metadata.ids import get_row
 from civicstat.metadata.models import ApiToken, utcnow
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.services.errors import InvalidInput, NotFound
@@ -134,7 +135,7 @@ def revoke(
     """Stop a token working from its next request; revoking twice keeps the first time."""
     require(actor, TOKEN_MANAGE, Resource("token", str(token_id)))
     with ctx.db.write() as session:
-        row = session.get(ApiToken, token_id)
+        row = get_row(session, ApiToken, token_id)
         if row is None:
             raise NotFound.of("token", str(token_id))
         if row.revoked_at is None:

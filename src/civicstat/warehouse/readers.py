@@ -177,14 +177,15 @@ def _objects(layout: str, path: str) -> str:
 
 
 def _ordered_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every key of every record, in the order records first show them."""
+    """Every key of every record, in the order records first show them. An empty key is
+    left out: no declared column has that name, and DuckDB cannot make it a column."""
     key_sets = con.execute(
         "SELECT json_keys(record) AS keys, min(rowid) AS first FROM _json_records "
         "GROUP BY keys ORDER BY first"
     ).fetchall()
     keys: dict[str, None] = {}
     for key_set, _ in key_sets:
-        keys.update(dict.fromkeys(key_set))
+        keys.update(dict.fromkeys(k for k in key_set if k))
     _check_names(list(keys), "JSON key")
     return list(keys)
 

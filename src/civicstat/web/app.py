@@ -9,9 +9,11 @@ from importlib.resources import files
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
 
 from civicstat import __version__
 from civicstat.governance.audit import AuditUnavailable
@@ -19,21 +21,21 @@ from civicstat.governance.secrets import check_production
 from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
 from civicstat.settings import Settings
-from civicstat.web import health, live, pages
+from civicstat.web import errors, health, live, pages
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
+from civicstat.web.headers import SecurityHeaders, security_headers
 from civicstat.web.templating import render
 
 log = logging.getLogger(__name__)
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+
+class _App(FastAPI):
+    """FastAPI with the security headers outermost, so that they reach every answer, the
+    500 that Starlette's error middleware writes included (see ``web.headers``)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.state.headers)
 
 
 def create_app(
@@ -68,7 +70,7 @@ def create_app(
         if context is None:
             ctx.close()
 
-    app = FastAPI(
+    app = _App(
         title="CivicStat",
         version=__version__,
         lifespan=lifespan,
@@ -77,9 +79,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.headers = security_headers(settings)
     if context is not None:
         app.state.ctx = context
-    app.add_middleware(BaseHTTPMiddleware, dispatch=_security_headers)
     app.mount(
         "/static", StaticFiles(directory=str(files("civicstat.web") / "static")), name="static"
     )
@@ -93,24 +95,16 @@ def create_app(
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.add_exception_handler(AuditUnavailable, _audit_unavailable)
+    app.add_exception_handler(RequestValidationError, errors.invalid_request)
+    app.add_exception_handler(HTTPException, errors.http_error)
+    app.add_exception_handler(Exception, errors.server_error)
     return app
-
-
-async def _security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
 
 
 async def _denied(request: Request, error: Exception) -> Response:
     assert isinstance(error, PermissionDenied)
     if not error.actor.is_authenticated:
-        if _is_api(request):
+        if errors.is_api(request):
             return JSONResponse(
                 {"detail": "sign in required"},
                 status_code=401,
@@ -124,7 +118,7 @@ async def _denied(request: Request, error: Exception) -> Response:
 
 
 async def _not_found(request: Request, error: Exception) -> Response:
-    if _is_api(request):
+    if errors.is_api(request):
         return JSONResponse({"detail": str(error) or "not found"}, status_code=404)
     return render(
         request, "error.html", {"title": "Not found", "message": str(error)}, status_code=404
@@ -132,7 +126,7 @@ async def _not_found(request: Request, error: Exception) -> Response:
 
 
 async def _invalid(request: Request, error: Exception) -> Response:
-    if _is_api(request):
+    if errors.is_api(request):
         return JSONResponse({"detail": str(error)}, status_code=400)
     return render(
         request, "error.html", {"title": "Cannot do that", "message": str(error)}, status_code=400
@@ -140,7 +134,7 @@ async def _invalid(request: Request, error: Exception) -> Response:
 
 
 async def _forbidden(request: Request, error: Exception) -> Response:
-    if _is_api(request):
+    if errors.is_api(request):
         return JSONResponse({"detail": str(error)}, status_code=403)
     return render(
         request, "error.html", {"title": "Not allowed", "message": str(error)}, status_code=403
@@ -160,7 +154,7 @@ async def _audit_unavailable(request: Request, error: Exception) -> Response:
     cause = getattr(error.__cause__, "orig", error.__cause__)
     log.error("%s %s refused: %s (%s)", request.method, request.url.path, error, cause)
     message = "The audit log cannot be written just now, so this request was not carried out."
-    if _is_api(request):
+    if errors.is_api(request):
         return JSONResponse({"detail": message}, status_code=503)
     return render(
         request, "error.html", {"title": "Try again later", "message": message}, status_code=503

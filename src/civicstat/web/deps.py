@@ -22,7 +22,8 @@ class CsrfRejected(Exception):
 
 
 def check_csrf(expected: str | None, given: str) -> None:
-    if not expected or not given or not secrets.compare_digest(expected, given):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not expected or not given or not secrets.compare_digest(expected.encode(), given.encode()):
         raise CsrfRejected
 
 

@@ -24,6 +24,7 @@ from civicstat.governance.actors import ANONYMOUS, Actor
 from civicstat.services import live, sessions
 from civicstat.services.context import Context
 from civicstat.web.deps import SESSION_COOKIE, Ctx
+from civicstat.web.params import digits
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,8 +57,9 @@ async def events(
     """``ready`` once, then ``observations`` ({"newest": id, "measures": [...]}) whenever
     measures the reader may see get new values; ``signed-out`` when the session ends."""
     mark = await run_in_threadpool(live.newest, ctx, actor)  # refuses the anonymous
-    if last_event_id is not None and last_event_id.isdigit():
-        mark = min(mark, int(last_event_id))
+    resume = digits(last_event_id, mark)
+    if resume is not None:
+        mark = resume
     timing = getattr(request.app.state, "live_timing", None) or {}
     stream = _stream(request, ctx, actor, mark, **timing)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

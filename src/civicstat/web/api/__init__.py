@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from civicstat.services import datasets, plan, series
 from civicstat.services.datasets import DatasetSummary
 from civicstat.services.plan import PlanView
 from civicstat.web.api import inventory, push, rows
 from civicstat.web.deps import Ctx, CurrentActor
+from civicstat.web.params import IsoDate
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+def _problem(description: str) -> dict[str, object]:
+    return {"model": Problem, "description": description}
+
+
+# What any route of the API may answer besides its own result (OpenAPI, for clients and
+# for the schemathesis run that holds the API to its document).
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: _problem("A value that cannot be used here; the message says which"),
+    401: _problem("Not signed in"),
+    403: _problem("Signed in, but this needs a right or a second factor the caller lacks"),
+    404: _problem("No such object, or one the caller may not see (the same answer)"),
+    503: _problem("The audit log cannot be written just now; nothing was done"),
+}
+
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 router.include_router(push.router)
 router.include_router(rows.router)
 router.include_router(inventory.router)
@@ -48,7 +70,7 @@ def get_series(
 @router.get("/measures/{measure_id}/history/{period_start}", response_model=list[series.Version])
 def get_history(
     measure_id: str,
-    period_start: dt.date,
+    period_start: IsoDate,
     ctx: Ctx,
     actor: CurrentActor,
     slice_key: Annotated[str, Query(alias="slice", max_length=500)] = "",

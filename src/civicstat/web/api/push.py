@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from civicstat.governance.actors import Actor
+from civicstat.metadata.ids import INT64_MAX
 from civicstat.services import push as push_service
 from civicstat.services import tokens
 from civicstat.services.push import PushAnswer
 from civicstat.web.deps import Ctx
+from civicstat.web.params import digits
 
 router = APIRouter(tags=["push"])
 _bearer = HTTPBearer(auto_error=False, description="An API token: civicstat tokens create")
@@ -35,14 +37,27 @@ _STATUS: dict[type[Exception], int] = {
     push_service.BatchConflict: 409,
     push_service.TryLater: 503,
 }
-_RECORDS_BODY: dict[str, Any] = {
+_KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,198}[\x21-\x7e])?$"
+# Declared by hand: the service, not FastAPI, reads the body and the key, so that each
+# refusal says exactly what to send.
+_DOCUMENTED: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": "Unique per batch (e.g. a UUID); a retry with it never loads twice",
+            # 1-200 printable ASCII characters, no space at either end.
+            "schema": {"type": "string", "pattern": _KEY_PATTERN},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
             "application/x-ndjson": {"schema": {"type": "string"}},
         },
-    }
+    },
 }
 
 
@@ -73,16 +88,22 @@ TokenActor = Annotated[Actor, Depends(token_actor)]
     "/sources/{source_id}/records",
     response_model=PushAnswer,
     status_code=201,
-    openapi_extra=_RECORDS_BODY,
+    openapi_extra=_DOCUMENTED,
     responses={
-        200: {"description": "Nothing new to publish, or a replay (Idempotent-Replay: true)"},
+        200: {
+            "model": PushAnswer,
+            "description": "Nothing new to publish, or a replay (Idempotent-Replay: true)",
+        },
         400: {"description": "No Idempotency-Key, or a malformed batch (record/line named)"},
         401: {"description": "No valid API token"},
         404: {"description": "No such source, or one the token may not push to"},
         409: {"description": "Idempotency-Key used for another body, or still loading"},
         413: {"description": "Body larger than the source's max_bytes"},
         415: {"description": "Content-Type not accepted by the source"},
-        422: {"description": "The batch was read but its run failed; nothing was published"},
+        422: {
+            "model": PushAnswer,
+            "description": "The batch was read but its run failed; nothing was published",
+        },
         503: {"description": "The source stayed busy with another run; see Retry-After"},
     },
 )
@@ -91,12 +112,10 @@ async def push_records(
     request: Request,
     ctx: Ctx,
     actor: TokenActor,
-    idempotency_key: Annotated[
-        str | None, Header(description="Unique per batch; a retry with it never loads twice")
-    ] = None,
 ) -> JSONResponse:
     """Load a batch of records (a JSON array, or NDJSON) as a new run of a push source."""
     content_type = request.headers.get("content-type")
+    idempotency_key = request.headers.get("idempotency-key")
     try:
         target = await run_in_threadpool(
             push_service.check_request,
@@ -132,8 +151,7 @@ async def push_records(
 
 
 def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
+    return digits(request.headers.get("content-length"), INT64_MAX)
 
 
 async def _read_at_most(request: Request, limit: int) -> bytes:

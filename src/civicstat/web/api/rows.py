@@ -6,7 +6,7 @@ Every query parameter that is not one of the options below filters a column:
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -14,13 +14,14 @@ from fastapi.responses import Response
 from civicstat.services import datasets
 from civicstat.services.datasets import MAX_LIMIT, RowsPage
 from civicstat.web.deps import Ctx, CurrentActor
+from civicstat.web.params import RowOffset
 
 router = APIRouter()
 
 OPTIONS = frozenset({"limit", "offset", "order", "group_by", "unmask"})
 
-Limit = Annotated[int, Query(description=f"Rows per page, at most {MAX_LIMIT:,}")]
-Offset = Annotated[int, Query(description="Rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page")]
+Offset = Annotated[RowOffset, Query(description="Rows to skip")]
 Order = Annotated[
     str,
     Query(max_length=1000, description="Columns to sort by, comma-separated; -name: descending"),
@@ -71,7 +72,12 @@ def get_rows(
     )
 
 
-@router.get("/datasets/{dataset_id}/rows.csv", response_class=Response)
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The rows as CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+@router.get("/datasets/{dataset_id}/rows.csv", response_class=Response, responses=_CSV)
 def get_rows_csv(
     dataset_id: str,
     request: Request,

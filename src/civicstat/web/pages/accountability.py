@@ -8,12 +8,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from civicstat.services import actions, agreements, stat_meeting
 from civicstat.services.errors import InvalidInput
 from civicstat.web.deps import Ctx, CurrentActor, FormActor
+from civicstat.web.params import RowId, StoredInt
 from civicstat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -88,7 +89,7 @@ def agreement_sign(
     request: Request,
     ctx: Ctx,
     actor: FormActor,
-    version: Annotated[int, Form()] = 0,
+    version: Annotated[StoredInt, Form()] = 0,
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     def sign() -> None:
@@ -150,7 +151,7 @@ def objective_comment(
     ctx: Ctx,
     actor: FormActor,
     text: Text = "",
-    replaces: Annotated[int | None, Form()] = None,
+    replaces: Annotated[RowId | None, Form()] = None,
 ) -> Response:
     return _attempt(
         lambda: actions.comment(ctx, actor, objective_id, text, replaces),
@@ -188,7 +189,7 @@ def objective_action(
 @router.post("/objectives/{objective_id}/actions/{action_id}/status")
 def action_status(
     objective_id: str,
-    action_id: str,
+    action_id: Annotated[RowId, Path()],
     request: Request,
     ctx: Ctx,
     actor: FormActor,
@@ -196,9 +197,7 @@ def action_status(
     note: Text = "",
 ) -> Response:
     def change() -> None:
-        if not action_id.isdigit():
-            raise InvalidInput(f"no action item {action_id!r}")
-        actions.set_status(ctx, actor, int(action_id), status, note)
+        actions.set_status(ctx, actor, action_id, status, note)
 
     return _attempt(
         change,

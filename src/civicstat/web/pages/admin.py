@@ -8,19 +8,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from annotated_types import Ge, Le
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from civicstat.governance.actors import Actor, Role
 from civicstat.services import access, publication, users
 from civicstat.services.context import Context
-from civicstat.services.errors import InvalidInput, NotFound
+from civicstat.services.errors import InvalidInput
 from civicstat.web.deps import Ctx, CurrentActor, FormActor
+from civicstat.web.params import RowId
 from civicstat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Note = Annotated[str, Form(max_length=2000)]
+Days = Annotated[int, Ge(1), Le(access.MAX_DAYS)]
+RequestId = Annotated[RowId, Path()]
 ROLES = [role.value for role in Role]
 
 
@@ -92,29 +96,25 @@ def user_enable(username: str, request: Request, ctx: Ctx, actor: FormActor) -> 
 
 @router.post("/admin/access/{request_id}/approve")
 def access_approve(
-    request_id: str,
+    request_id: RequestId,
     request: Request,
     ctx: Ctx,
     actor: FormActor,
-    days: Annotated[str, Form(max_length=8)] = "",
+    days: Annotated[Days | None, Form(description="empty: the days asked for")] = None,
     note: Note = "",
 ) -> Response:
     def approve() -> None:
-        number = _request_number(request_id)
-        if days.strip() and not days.strip().isdigit():
-            raise InvalidInput(f"access is granted for 1 to {access.MAX_DAYS} days")
-        given = int(days) if days.strip() else None
-        access.approve(ctx, actor, number, days=given, note=note)
+        access.approve(ctx, actor, request_id, days=days, note=note)
 
     return _attempt(request, ctx, actor, approve, "access")
 
 
 @router.post("/admin/access/{request_id}/deny")
 def access_deny(
-    request_id: str, request: Request, ctx: Ctx, actor: FormActor, note: Note = ""
+    request_id: RequestId, request: Request, ctx: Ctx, actor: FormActor, note: Note = ""
 ) -> Response:
     def deny() -> None:
-        access.deny(ctx, actor, _request_number(request_id), note=note)
+        access.deny(ctx, actor, request_id, note=note)
 
     return _attempt(request, ctx, actor, deny, "access")
 
@@ -130,9 +130,3 @@ def measure_approve(
         lambda: publication.approve(ctx, actor, measure_id, note=note),
         "publication",
     )
-
-
-def _request_number(request_id: str) -> int:
-    if not request_id.isdigit() or len(request_id) > 18:
-        raise NotFound.of("access request", request_id[:40])
-    return int(request_id)
