@@ -13,6 +13,8 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from civicstat.governance import audit_guard
+from civicstat.governance import secrets as secret_keys
 from civicstat.metadata import revisions
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import utcnow
@@ -68,7 +70,10 @@ class Context:
         self.root = settings.workspace.resolve()
         spec = _storage_spec(self.root)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.resolved_database_url(spec.storage.database_url))
+        self.db = Database(
+            settings.resolved_database_url(spec.storage.database_url),
+            audit_key=secret_keys.audit_key(settings),
+        )
         self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
         self.lake.root.mkdir(parents=True, exist_ok=True)
         self.warehouse = Warehouse(
@@ -79,8 +84,11 @@ class Context:
         self.clock: Callable[[], dt.datetime] = utcnow
         self._plan_lock = threading.Lock()
 
-    def migrate(self) -> None:
+    def migrate(self, *, protect: bool = True) -> audit_guard.Started:
+        """Bring the metadata store up to date, anchor an audit log written before it was
+        keyed, and (``protect``) put back missing append-only triggers, audited."""
         self.db.migrate()
+        return audit_guard.prepare(self.db, self.settings.resolved_audit_heads(), protect=protect)
 
     def applied_plan(self, session: Session) -> AppliedPlan | None:
         """The applied plan, rebuilt only when a newer revision exists."""
