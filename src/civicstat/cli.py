@@ -513,6 +513,14 @@ def users_enable(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> 
     out.print(f"user {info.username} enabled", markup=False)
 
 
+@users_app.command("unlock")
+def users_unlock(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Lift a lockout now and forget the user's failed sign-ins (audited)."""
+    with opened(workspace) as ctx:
+        info = users_service.unlock(ctx, me(), username)
+    out.print(f"user {info.username} unlocked", markup=False)
+
+
 @users_app.command("totp-enroll")
 def users_totp_enroll(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
     """Give a user a TOTP second factor; its otpauth:// URI and secret are shown once."""
