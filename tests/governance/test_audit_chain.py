@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner, Result
 
 from civicstat.cli import app
-from civicstat.governance import audit, audit_guard
+from civicstat.governance import audit, audit_guard, audit_heads
 from civicstat.governance.actors import Actor, Role
 from civicstat.governance.audit import Checkpoint
 from civicstat.metadata.db import Database, alembic_config
@@ -402,24 +402,39 @@ def test_an_unkeyed_record_rewritten_after_the_anchor_breaks_the_chain_at_the_an
     assert "does not follow the record before it" in found.problem
 
 
-def test_a_log_rewritten_as_unkeyed_is_not_anchored_again_once_a_head_was_exported(
+def test_a_log_rewritten_as_unkeyed_is_never_anchored_again(
     upgraded: Database, admin: Actor, tmp_path: Path
 ) -> None:
     heads = tmp_path / "heads.jsonl"
-    audit_guard.prepare(upgraded, heads)
+    started = audit_guard.prepare(upgraded, heads)  # anchors, and notes the first head
     recorded(upgraded, admin, 2)
-    with upgraded.session() as session:
-        exported = audit.head(session)
-    heads.write_text(json.dumps({"records": exported.records, "head": exported.head}) + "\n")
+    assert started.exported == Checkpoint(5, started.exported.head if started.exported else "")
     run_sql(upgraded, DROP_APPEND_ONLY)
 
     rewrite_from(upgraded, 1, plain_sha256, scheme="sha256", key_id=None)
-    started = audit_guard.prepare(upgraded, heads, protect=False)
+    again = audit_guard.prepare(upgraded, heads, protect=False)
 
-    assert started.anchored is None
-    found = checked(upgraded, [exported])
+    assert (again.anchored, again.exported) == (None, None)
+    found = checked(upgraded)
     assert found.problem is not None
     assert "are all unkeyed and none anchors them" in found.problem
+    with upgraded.session() as session:
+        assert audit.check(session, audit_heads.read(heads)).problem == found.problem
+
+
+def test_the_first_start_of_a_keyed_log_notes_its_head(
+    db: Database, admin: Actor, tmp_path: Path
+) -> None:
+    heads = tmp_path / "state" / "heads.jsonl"
+    assert audit_guard.prepare(db, heads).exported is None  # nothing to note yet
+    recorded(db, admin, 3)
+
+    started = audit_guard.prepare(db, heads)
+
+    assert started.exported is not None
+    assert audit_heads.read(heads) == [started.exported]
+    assert started.exported.records == 3
+    assert audit_guard.prepare(db, heads).exported is None  # once
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -439,7 +454,7 @@ def test_audit_head_prints_logs_and_appends_the_head_and_records_that_it_did(
     make_user(Role.ANALYST)
     with example_ctx.db.session() as session:
         before = audit.head(session)
-    caplog.set_level(logging.WARNING, logger="civicstat")
+    caplog.set_level(logging.INFO, logger="civicstat")
 
     result = civicstat(example_ctx, monkeypatch, "audit", "head")
 
@@ -448,16 +463,16 @@ def test_audit_head_prints_logs_and_appends_the_head_and_records_that_it_did(
     assert result.stdout == f"{before.records} {before.head}\n"
     assert result.stderr == f"appended to {heads}\n"
     assert stat.S_IMODE(heads.stat().st_mode) == 0o600
-    [line] = heads.read_text().splitlines()
+    *_, line = heads.read_text().splitlines()  # after the head the first start noted
     entry = json.loads(line)
     assert (entry["records"], entry["head"], len(entry["key_id"])) == (
         before.records,
         before.head,
         16,
     )
-    assert [r.getMessage() for r in caplog.records if "audit head" in r.getMessage()] == [
+    assert [r.getMessage() for r in caplog.records if "audit head" in r.getMessage()][-1] == (
         f"audit head {line}"
-    ]
+    )
     with example_ctx.db.session() as session:
         newest = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert newest is not None

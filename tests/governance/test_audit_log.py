@@ -201,6 +201,8 @@ def test_audit_verify_prints_ok_with_the_count(
     assert head.action == "audit:read"  # the verification itself is on the record
     assert result.stdout == (
         f"OK: {before + 1} audit records, chain intact; head {head.hash}\n"  # type: ignore[operator]
+        # the head this first start noted in the workspace's heads file
+        "matches 1 head exported earlier\n"
     )
 
 

@@ -1,6 +1,7 @@
 """What every start does for the audit log (``Context.migrate``): anchor a log written
-before the chain was keyed, and put back append-only triggers that someone removed. Each
-is an audit event, so the log itself says when it happened."""
+before the chain was keyed, export a first head where none was exported yet, and put back
+append-only triggers that someone removed. Anchoring and putting back are audit events, so
+the log itself says when they happened."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from civicstat.governance import audit, audit_heads
 from civicstat.governance.actors import system
-from civicstat.governance.audit import Event, Outcome
+from civicstat.governance.audit import Checkpoint, Event, Outcome
 from civicstat.metadata import append_only
 from civicstat.metadata.db import Database
-from civicstat.metadata.models import AuditEvent
+from civicstat.metadata.models import AuditEvent, utcnow
 
 __all__ = ["Started", "prepare"]
 
@@ -28,20 +29,23 @@ ACTOR = system("start")
 @dataclass(frozen=True)
 class Started:
     anchored: int | None  # unkeyed records anchored now (None: nothing to anchor)
+    exported: Checkpoint | None  # the first head exported to the heads file, now
     restored: tuple[str, ...]  # append-only triggers put back
     not_restored: tuple[str, ...]  # missing, and could not be put back
 
 
 def prepare(db: Database, heads_file: Path, *, protect: bool = True) -> Started:
-    """Anchor an unkeyed log; with ``protect``, put back missing append-only triggers."""
+    """Anchor an unkeyed log, export a first head; with ``protect``, put back missing
+    append-only triggers."""
     with db.write() as session:
         anchored = _anchor(session, heads_file)
+        exported = _first_head(session, heads_file)
     restored: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     if protect:
         with db.write() as session:
             restored, failed = _protect(session)
-    return Started(anchored, restored, failed)
+    return Started(anchored, exported, restored, failed)
 
 
 def _anchor(session: Session, heads_file: Path) -> int | None:
@@ -74,6 +78,26 @@ def _anchor(session: Session, heads_file: Path) -> int | None:
     )
     log.warning("audit log: %d unkeyed records anchored; keyed from here on", count)
     return count
+
+
+def _first_head(session: Session, heads_file: Path) -> Checkpoint | None:
+    """Where no head was exported yet, note the keyed chain's head now: from then on the
+    heads file says the log was keyed, and an unkeyed rewrite is never anchored again."""
+    if audit_heads.exported_before(heads_file):
+        return None
+    newest = session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+    if newest is None or newest.scheme != audit.KEYED:
+        return None
+    checkpoint = audit.head(session)
+    key_id = audit.key_id(audit.key_of(session))
+    at = utcnow()
+    log.info("audit head %s", audit_heads.line(checkpoint, at, key_id))
+    try:
+        audit_heads.append(heads_file, checkpoint, at, key_id)
+    except OSError as error:
+        log.error("the audit head could not be appended to %s: %s", heads_file, error)
+        return None
+    return checkpoint
 
 
 def _protect(session: Session) -> tuple[tuple[str, ...], tuple[str, ...]]:

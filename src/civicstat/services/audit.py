@@ -67,8 +67,7 @@ def export_head(ctx: Context, actor: Actor) -> Checkpoint:
             head=checkpoint.head,
         )
     at = utcnow()
-    # A warning: shown by every logging set-up, and kept by most.
-    log.warning("audit head %s", audit_heads.line(checkpoint, at, key_id))
+    log.info("audit head %s", audit_heads.line(checkpoint, at, key_id))
     path = ctx.settings.resolved_audit_heads()
     try:
         audit_heads.append(path, checkpoint, at, key_id)
