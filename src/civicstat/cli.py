@@ -35,8 +35,9 @@ from rich.text import Text
 
 from civicstat import __version__, private_files
 from civicstat.connectors.base import ConnectorError
+from civicstat.governance import audit_heads
 from civicstat.governance.actors import Actor, Role, operator
-from civicstat.governance.audit import AuditUnavailable
+from civicstat.governance.audit import AuditUnavailable, Checkpoint
 from civicstat.governance.secrets import InsecureSecretKey, check_production
 from civicstat.pipeline.ingest import IngestError
 from civicstat.pipeline.ingest import Progress as RunProgress
@@ -105,14 +106,17 @@ def me() -> Actor:
 
 
 @contextlib.contextmanager
-def opened(workspace: Path) -> Iterator[Context]:
-    """The workspace's context with its metadata store migrated, and errors made readable."""
+def opened(workspace: Path, *, protect: bool = True) -> Iterator[Context]:
+    """The workspace's context with its metadata store migrated, and errors made readable.
+
+    ``protect`` puts back missing append-only triggers of the audit log (audited); only
+    ``audit verify`` opens without it, to report them as it finds them."""
     try:
         ctx = Context(Settings(workspace=workspace))
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
     try:
-        ctx.migrate()
+        ctx.migrate(protect=protect)
         yield ctx
     except SpecError as error:
         report_spec_error(error)
@@ -533,6 +537,14 @@ def users_enable(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> 
     out.print(f"user {info.username} enabled", markup=False)
 
 
+@users_app.command("unlock")
+def users_unlock(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Lift a lockout now and forget the user's failed sign-ins (audited)."""
+    with opened(workspace) as ctx:
+        info = users_service.unlock(ctx, me(), username)
+    out.print(f"user {info.username} unlocked", markup=False)
+
+
 @users_app.command("totp-enroll")
 def users_totp_enroll(username: UsernameArg, workspace: WorkspaceOpt = Path(".")) -> None:
     """Give a user a TOTP second factor; its otpauth:// URI and secret are shown once."""
@@ -549,17 +561,69 @@ def users_totp_enroll(username: UsernameArg, workspace: WorkspaceOpt = Path(".")
 
 
 @audit_app.command("verify")
-def audit_verify(workspace: WorkspaceOpt = Path(".")) -> None:
-    """Check the audit log's hash chain; name the first broken record and exit 1 if any."""
-    with opened(workspace) as ctx:
-        found = audit_service.verify(ctx, me())
-    if found.broken_id is not None:
-        at = f"{found.broken_at:%Y-%m-%d %H:%M:%S} UTC" if found.broken_at else "unknown time"
-        fail(
-            f"audit record {found.broken_id} ({at}) breaks the hash chain: it or the record "
-            "before it was changed or removed"
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="A head exported earlier (64 hex digits); needs --expect-count"),
+    ] = None,
+    expect_count: Annotated[
+        int | None, typer.Option(help="The number of records when that head was exported")
+    ] = None,
+    heads: Annotated[
+        list[Path] | None,
+        typer.Option(help="A file of heads written by 'audit head' (repeatable)", dir_okay=False),
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Check the audit log: its keyed chain, the heads exported earlier, its append-only
+    triggers; name each problem and exit 1 if any."""
+    expected = _expected_heads(expect_head, expect_count, heads or [])
+    with opened(workspace, protect=False) as ctx:
+        found = audit_service.verify(ctx, me(), expect=expected)
+    problems = [found.problem] if found.problem else []
+    if found.missing_guards:
+        problems.append(
+            "the audit log's append-only triggers are missing, disabled or altered: "
+            f"{', '.join(found.missing_guards)} (CivicStat puts them back when it next starts)"
         )
+    for problem in problems:
+        err.print(f"[red]error:[/red] {problem}", markup=True, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
     out.print(f"OK: {found.records} audit records, chain intact; head {found.head}", soft_wrap=True)
+    if found.heads_checked:
+        heads_word = "head" if found.heads_checked == 1 else "heads"
+        out.print(f"matches {found.heads_checked} {heads_word} exported earlier", soft_wrap=True)
+
+
+def _expected_heads(head: str | None, count: int | None, files: list[Path]) -> list[Checkpoint]:
+    """The heads to compare the chain with; a usage error (exit 2) when they are unclear."""
+    if (head is None) != (count is None):
+        fail("--expect-head and --expect-count go together", 2)
+    expected = []
+    if head is not None and count is not None:
+        if len(head) != 64 or any(c not in "0123456789abcdef" for c in head):
+            fail(f"--expect-head: a head is 64 hexadecimal digits, not {head[:80]!r}", 2)
+        if count < 1:
+            fail("--expect-count: a number of records is 1 or more", 2)
+        expected.append(Checkpoint(count, head))
+    for path in files:
+        try:
+            expected += audit_heads.read(path)
+        except audit_heads.HeadsFileError as error:
+            fail(f"--heads: {error}", 2)
+    return expected
+
+
+@audit_app.command("head")
+def audit_head(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Export the audit log's head (count and hash): printed, logged, appended to the heads
+    file; keep it somewhere the database's writers cannot reach."""
+    with opened(workspace) as ctx:
+        checkpoint = audit_service.export_head(ctx, me())
+        path = ctx.settings.resolved_audit_heads()
+    out.print(f"{checkpoint.records} {checkpoint.head}", markup=False)
+    err.print(f"appended to {path}", markup=False, soft_wrap=True)
 
 
 @audit_app.command("list")

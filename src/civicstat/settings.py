@@ -37,9 +37,15 @@ class Settings(BaseSettings):
     )
     cookie_secure: bool = Field(False, description="Send cookies over HTTPS only")
     lockout_attempts: int = Field(
-        5, ge=1, description="Failed sign-ins in a row that lock an account"
+        5, ge=1, description="Failed sign-ins within the window that lock an account"
     )
     lockout_minutes: float = Field(10.0, gt=0, description="How long a locked account stays locked")
+    lockout_window_minutes: float = Field(
+        15.0, gt=0, description="Failed sign-ins older than this no longer count"
+    )
+    throttle_attempts: int = Field(
+        20, ge=1, description="Failed sign-ins from one client within the window, any user names"
+    )
     sweep_grace_minutes: float = Field(
         60.0,
         ge=0,
@@ -50,6 +56,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         None, description="Key that encrypts stored second-factor secrets (from the environment)"
+    )
+    audit_heads_file: Path | None = Field(
+        None, description="File the audit chain's exported heads are appended to"
     )
     data_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
         (),
@@ -67,6 +76,9 @@ class Settings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         return self.workspace / STATE_DIR
+
+    def resolved_audit_heads(self) -> Path:
+        return self.audit_heads_file or self.state_dir / "audit-heads.jsonl"
 
     def resolved_database_url(self, spec_url: str | None = None) -> str:
         if self.database_url:

@@ -22,6 +22,7 @@ from civicstat.services import users
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied
 
+KEY = b"a test key for the audit chain!!"  # what the secret key derives, in a real server
 # What an attacker with the database owner's rights would do first.
 DROP_APPEND_ONLY = {
     "sqlite": [
@@ -60,7 +61,7 @@ def recorded(db: Database, admin: Actor, count: int = 5) -> list[int]:
 
 @pytest.fixture
 def db(database_url: str) -> Database:
-    database = Database(database_url)
+    database = Database(database_url, audit_key=KEY)
     database.migrate()
     yield database  # type: ignore[misc]
     database.dispose()
@@ -87,7 +88,7 @@ def test_the_application_cannot_change_or_remove_audit_records(
 
 
 def test_postgres_refuses_truncating_the_audit_log(postgres_url: str, admin: Actor) -> None:
-    db = Database(postgres_url)
+    db = Database(postgres_url, audit_key=KEY)
     db.migrate()
     recorded(db, admin)
 
@@ -200,6 +201,8 @@ def test_audit_verify_prints_ok_with_the_count(
     assert head.action == "audit:read"  # the verification itself is on the record
     assert result.stdout == (
         f"OK: {before + 1} audit records, chain intact; head {head.hash}\n"  # type: ignore[operator]
+        # the head this first start noted in the workspace's heads file
+        "matches 1 head exported earlier\n"
     )
 
 
@@ -219,9 +222,13 @@ def test_audit_verify_names_the_first_broken_record_and_exits_1(
 
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == (
-        f"error: audit record {ids[1]} ({at:%Y-%m-%d %H:%M:%S} UTC) breaks the hash chain: "
-        "it or the record before it was changed or removed\n"
+    # The record first, then the guard found missing (verify reports it as it finds it).
+    assert result.stderr.splitlines()[0] == (
+        f"error: audit record {ids[1]} ({at:%Y-%m-%d %H:%M:%S} UTC) does not match its MAC: "
+        "it was changed, or forged without the key"
+    )
+    assert result.stderr.splitlines()[1].startswith(
+        "error: the audit log's append-only triggers are missing"
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from civicstat.metadata.db import Database, alembic_config, current_revision, head_revision
 from civicstat.metadata.models import Base
 
-BEFORE = "0005"
+BEFORE = "0006"
 INSERT_TOKEN = (
     "INSERT INTO api_tokens (id, token_hash, name, scopes, created_by, created_at, expires_at) "
     "VALUES (:id, :hash, 'cad', '[]', 'operator:x', '2026-01-01', '2027-01-01')"

@@ -154,7 +154,7 @@ def test_recomputing_supersedes_but_keeps_what_was_reported(database_url: str) -
 def test_audit_chain_verifies_and_names_the_first_tampered_record(
     database_url: str, admin: Actor
 ) -> None:
-    db = Database(database_url)
+    db = Database(database_url, audit_key=b"a test key for the audit chain!!")
     db.migrate()
     with db.write() as session:
         ids = [

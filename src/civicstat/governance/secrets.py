@@ -1,6 +1,7 @@
-"""The workspace's secret key: checked before a production server starts, and used to
+"""The workspace's secret key: checked before a production server starts, used to
 encrypt secrets the metadata store must keep (second-factor seeds), so that a copy of the
-database alone does not hand them over.
+database alone does not hand them over, and to key the audit log's MACs, so that whoever
+can write the database alone cannot rewrite the log unnoticed.
 
 The key itself is never printed, logged or put in an error message.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from civicstat import private_files
 from civicstat.governance import key_strength
@@ -108,6 +111,13 @@ def secret_key(settings: Settings) -> bytes:
         return settings.secret_key.get_secret_value().encode()
     check_production(settings)
     return _workspace_key(settings.state_dir / KEY_FILE)
+
+
+def audit_key(settings: Settings) -> bytes:
+    """The key of the audit log's MACs: HKDF-SHA256 of the secret key for this one purpose,
+    so that it is neither the secret key itself nor any other key derived from it."""
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"civicstat audit chain v1")
+    return hkdf.derive(secret_key(settings))
 
 
 def _workspace_key(path: Path) -> bytes:

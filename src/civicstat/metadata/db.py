@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
@@ -101,15 +102,32 @@ def migrate(engine: Engine) -> None:
             raise
 
 
-class Database:
-    """The metadata store of one workspace: an engine and a session factory."""
+def serialise(session: Session, name: str) -> None:
+    """Hold the lock called ``name`` until the session's transaction ends, so that work
+    which reads then writes (the audit chain's head, a sign-in throttle's count) is done by
+    one transaction at a time, across processes. PostgreSQL: an advisory transaction lock;
+    SQLite: write transactions (``Database.write``) are one at a time already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    number = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:number)"), {"number": number})
 
-    def __init__(self, url: str) -> None:
+
+class Database:
+    """The metadata store of one workspace: an engine and a session factory.
+
+    ``audit_key`` is the key of the audit log's MACs (``governance.audit``); it travels with
+    every session (``session.info``), so whatever records an event has it at hand, and it
+    is never stored in the database.
+    """
+
+    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        info = {"audit_key": audit_key} if audit_key is not None else {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._write_sessions = sessionmaker(writer, expire_on_commit=False)
+        self._write_sessions = sessionmaker(writer, expire_on_commit=False, info=info)
 
     def migrate(self) -> None:
         migrate(self.engine)

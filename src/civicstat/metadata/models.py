@@ -213,9 +213,12 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(String(128))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # Failed sign-ins (password or code) since the last one that worked; at the limit the
+    # Failed sign-ins (password or code) counted towards a lockout: the attempts within the
+    # window (``lockout_window_minutes``) after attempt number failures_after, set by the last
+    # sign-in that worked, unlock or lockout (see ``sign_in_attempts``). At the limit the
     # account is locked until locked_until.
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failures_after: Mapped[int | None] = mapped_column(Integer)
     locked_until: Mapped[dt.datetime | None]
     # The TOTP seed, encrypted with the workspace's secret key (governance.secrets.seal),
     # and the time step of the last code accepted, so that no code is accepted twice.
@@ -247,10 +250,27 @@ class SignInChallenge(Base):
     expires_at: Mapped[dt.datetime]
 
 
-class AuditEvent(Base):
-    """Append-only record of who did what; each row carries the hash of the one before.
+class SignInAttempt(Base):
+    """A sign-in attempt that did not work (``reason``), or is being checked (no reason yet),
+    kept for the lockout window: what throttles a client and locks an account."""
 
-    Triggers made by migration 0003 refuse UPDATE and DELETE on this table.
+    __tablename__ = "sign_in_attempts"
+    # Numbers only grow, even on SQLite once old rows are swept: users.failures_after
+    # compares with them.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy reads it)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(150), index=True)  # as typed, known or not
+    client: Mapped[str | None] = mapped_column(String(64), index=True)  # address (IPv6: /64)
+    reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what; each row carries the hash of the one before and
+    its own MAC (``governance.audit``).
+
+    Triggers (migration 0003, kept in place by ``metadata.append_only``) refuse UPDATE and
+    DELETE on this table.
     """
 
     __tablename__ = "audit_events"
@@ -264,6 +284,9 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "hmac-sha256" (keyed, with the key's id) or "sha256" (written before migration 0006)
+    scheme: Mapped[str] = mapped_column(String(16), server_default="sha256")
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class QuarantinedRow(Base):

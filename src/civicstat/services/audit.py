@@ -1,4 +1,4 @@
-"""Reading the audit log: list recent events, verify the hash chain.
+"""Reading the audit log: list recent events, verify the chain, export its head.
 
 Reading the log is itself an audited event, written before anything is read: if it cannot
 be written, nothing is shown.
@@ -7,20 +7,24 @@ be written, nothing is shown.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from civicstat.governance import audit
+from civicstat.governance import audit, audit_heads
 from civicstat.governance.actors import Actor
-from civicstat.governance.audit import ChainCheck, Event, Outcome
+from civicstat.governance.audit import ChainCheck, Checkpoint, Event, Outcome
 from civicstat.governance.permissions import AUDIT_READ, Action, PermissionDenied, Resource, allowed
-from civicstat.metadata.models import AuditEvent
+from civicstat.metadata.models import AuditEvent, utcnow
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
-from civicstat.services.errors import InvalidInput
+from civicstat.services.errors import InvalidInput, ServiceError
 
+log = logging.getLogger(__name__)
 _LOG = Resource("audit", "log")
 # Detail fields that may quote a dataset's data: a run's error, kept by ingest events
 # recorded before the log stopped keeping it.
@@ -40,11 +44,52 @@ class EventView:
     detail: dict[str, Any]
 
 
-def verify(ctx: Context, actor: Actor) -> ChainCheck:
-    """Walk the whole chain; the result names the first record that does not fit."""
-    _read(ctx, actor, "verify")
+def verify(ctx: Context, actor: Actor, *, expect: Sequence[Checkpoint] = ()) -> ChainCheck:
+    """Walk the whole chain and compare it with exported heads: ``expect`` and those in the
+    workspace's heads file (when there is one); the result names the first problem, and
+    append-only triggers that are not in place."""
+    heads = [*_exported(ctx), *expect]
+    _read(ctx, actor, "verify", heads=len(heads) or None)
     with ctx.db.session() as session:
-        return audit.check(session)
+        return audit.check(session, heads)
+
+
+def export_head(ctx: Context, actor: Actor) -> Checkpoint:
+    """Note the chain's head (its count and newest hash) outside the database: appended to
+    the heads file and written to the log, and recorded in the chain too (``audit:head``)."""
+    require_recorded(ctx, actor, AUDIT_READ, _LOG, Event.AUDIT_HEAD)
+    with ctx.db.write() as session:
+        checkpoint = audit.head(session)
+        key_id = audit.key_id(audit.key_of(session))
+        audit.record(
+            session,
+            actor,
+            Event.AUDIT_HEAD,
+            "audit",
+            "log",
+            records=checkpoint.records,
+            head=checkpoint.head,
+        )
+    at = utcnow()
+    log.info("audit head %s", audit_heads.line(checkpoint, at, key_id))
+    path = ctx.settings.resolved_audit_heads()
+    try:
+        audit_heads.append(path, checkpoint, at, key_id)
+    except OSError as error:
+        raise ServiceError(
+            f"the audit head could not be appended to {path} ({error.strerror or error})"
+        ) from error
+    return checkpoint
+
+
+def _exported(ctx: Context) -> list[Checkpoint]:
+    path: Path = ctx.settings.resolved_audit_heads()
+    if not path.exists():
+        return []
+    try:
+        return audit_heads.read(path)
+    except audit_heads.HeadsFileError as error:
+        raise InvalidInput(str(error)) from error
 
 
 def recent(

@@ -16,6 +16,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from civicstat import private_files
+from civicstat.governance import audit_guard
+from civicstat.governance import secrets as secret_keys
 from civicstat.metadata import revisions
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import utcnow
@@ -75,7 +77,7 @@ class Context:
         # restricted data: the server user's alone, tightened if an older version made them.
         private_files.restrict(private_files.make_folder(self.settings.state_dir))
         database_url = settings.resolved_database_url(spec.storage.database_url)
-        self.db = Database(database_url)
+        self.db = Database(database_url, audit_key=secret_keys.audit_key(settings))
         self.lake = Lake(settings.resolved_lake(spec.storage.lake_url))
         private_files.restrict(private_files.make_folder(self.lake.root))
         # What the workspace's sources may read on this machine: never the stores above.
@@ -90,8 +92,11 @@ class Context:
         self.clock: Callable[[], dt.datetime] = utcnow
         self._plan_lock = threading.Lock()
 
-    def migrate(self) -> None:
+    def migrate(self, *, protect: bool = True) -> audit_guard.Started:
+        """Bring the metadata store up to date, anchor an audit log written before it was
+        keyed, and (``protect``) put back missing append-only triggers, audited."""
         self.db.migrate()
+        return audit_guard.prepare(self.db, self.settings.resolved_audit_heads(), protect=protect)
 
     def applied_plan(self, session: Session) -> AppliedPlan | None:
         """The applied plan, rebuilt only when a newer revision exists."""

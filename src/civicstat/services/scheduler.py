@@ -1,4 +1,5 @@
-"""Run each source on its cron ``schedule``, inside ``civicstat serve`` or ``civicstat worker``.
+"""Run each source on its cron ``schedule``, inside ``civicstat serve`` or ``civicstat worker``;
+and once a day, export the audit log's head (``services.audit.export_head``).
 
 Any number of processes may run a scheduler on one workspace. Every job takes the source's
 lock first (``pipeline.locks``): one process runs the source, the others skip quietly, and
@@ -27,11 +28,13 @@ from civicstat.metadata import revisions
 from civicstat.metadata.models import IngestRun, utcnow
 from civicstat.pipeline.ingest import IngestError
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned, source_lock
+from civicstat.services import audit as audit_service
 from civicstat.services import ingest as ingest_service
 from civicstat.services.context import AppliedPlan, Context
 from civicstat.spec.models import Source
 
 __all__ = [
+    "AUDIT_HEAD_JOB",
     "INTERVAL_ENV",
     "Scheduler",
     "due",
@@ -48,6 +51,7 @@ INTERVAL_ENV = "CIVICSTAT_SCHEDULER_SECONDS"
 CRON_JITTER_SECONDS = 10  # scheduled pulls start up to this many seconds late
 MISFIRE_GRACE_SECONDS = 600
 _PLAN_POLL_JOB = "plan-poll"
+AUDIT_HEAD_JOB = "audit-head"
 
 
 def interval_override(environ: Mapping[str, str] = os.environ) -> float | None:
@@ -165,6 +169,14 @@ class Scheduler:
             id=_PLAN_POLL_JOB,
             name="reload the plan when a new revision is applied",
         )
+        self._scheduler.add_job(
+            self.export_audit_head,
+            CronTrigger(
+                hour=0, minute=0, timezone=self._scheduler.timezone, jitter=CRON_JITTER_SECONDS
+            ),
+            id=AUDIT_HEAD_JOB,
+            name="export the audit log's head (daily, at midnight)",
+        )
         self._scheduler.start()
         log.info("scheduler %s started: %d scheduled source(s)", self.actor, len(self._jobs))
 
@@ -246,6 +258,14 @@ class Scheduler:
             query = query.where(IngestRun.source_id == source_id)
         with self.ctx.db.session() as session:
             return dict(session.execute(query).all())
+
+    def export_audit_head(self) -> None:
+        """The daily job: the audit log's head to the log and the heads file. Never raises:
+        a failure is logged, and tomorrow's export tries again."""
+        try:
+            audit_service.export_head(self.ctx, self.actor)
+        except Exception:
+            log.exception("the daily export of the audit log's head failed")
 
     def run_source(self, source_id: str) -> int | None:
         """One job: ingest the source under its lock; return the run id, or None if skipped.

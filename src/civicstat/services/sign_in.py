@@ -1,18 +1,34 @@
 """Signing in: a password, then — for a user with a second factor — a six-digit code.
 
 Every refusal looks the same to the person trying, whatever the reason (no such user,
-wrong password or code, disabled, locked), and an unknown name costs the same argon2 work
-as a known one, so neither the answer nor its timing tells which names exist. The reason
-is kept in the audit log. Failed passwords and codes count towards a lockout.
+wrong password or code, disabled, locked, throttled), and an unknown name costs the same
+argon2 work as a known one, so neither the answer nor its timing tells which names exist.
+The reason is kept in the audit log.
+
+Guessing meets three limits, each over a sliding window (``lockout_window_minutes``):
+failures older than the window are forgotten.
+
+- A client (its address; IPv6 by /64) trying one user name: after one failure fewer than
+  the lockout (``lockout_attempts`` - 1), its further tries at that name are refused
+  without being checked, and count for nothing, until its oldest failure leaves the window.
+- A client, whatever the names: likewise after ``throttle_attempts`` failures.
+- An account, from any clients: ``lockout_attempts`` failed passwords or codes lock it
+  for ``lockout_minutes``; tries while locked count for the client only.
+
+So one client alone can never lock an account, however fast or slowly it tries; it takes
+several, and the lock then ends on time, or sooner by an administrator (``users.unlock``).
+A throttled try costs no argon2 work: it only tells a client about its own failures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -22,7 +38,8 @@ from civicstat.governance import secrets as secret_keys
 from civicstat.governance.actors import ANONYMOUS, Actor
 from civicstat.governance.audit import Event, Outcome
 from civicstat.governance.passwords import verify_password
-from civicstat.metadata.models import SignInChallenge, User, utcnow
+from civicstat.metadata import sign_ins
+from civicstat.metadata.models import SignInAttempt, SignInChallenge, User, utcnow
 from civicstat.services.context import Context
 from civicstat.services.users import TOTP_PURPOSE, actor_of
 from civicstat.settings import Settings
@@ -30,7 +47,8 @@ from civicstat.settings import Settings
 log = logging.getLogger(__name__)
 
 CHALLENGE_MINUTES = 5
-_COUNTED = frozenset({"password", "code"})
+_COUNTED = frozenset({"password", "code"})  # failures that count towards an account's lockout
+_SERVER_FAULT = "unreadable-second-factor"  # not the client's doing: counts for nothing
 
 
 @dataclass(frozen=True)
@@ -53,34 +71,55 @@ class Refused:
 
 
 def with_password(
-    ctx: Context, username: str, password: str, *, now: dt.datetime | None = None
+    ctx: Context,
+    username: str,
+    password: str,
+    *,
+    client: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Granted | CodeNeeded | Refused:
-    """The first step: signed in, or a code is needed next, or refused (for any reason)."""
+    """The first step: signed in, or a code is needed next, or refused (for any reason).
+
+    ``client`` is the address the attempt comes from (None: not known, e.g. a test or the
+    shell; then only the account's lockout applies)."""
     now = now or utcnow()
     name = username.strip().lower()[:150]
-    with ctx.db.session() as session:
+    where = client_key(client)
+    with ctx.db.write() as session:
+        attempt_id = _admit(session, ctx.settings, name, where, now)
         found = session.scalar(select(User).where(User.username == name))
         stored_hash = found.password_hash if found is not None else None
         user_id = found.id if found is not None else None
+    if attempt_id is None:
+        log.info("sign-in from %s refused unchecked: too many failures from there", where)
+        return Refused()
     # Outside any transaction (it is the slow part), and done for unknown names too.
     password_ok = verify_password(stored_hash, password)
     with ctx.db.write() as session:
+        attempt = session.get(SignInAttempt, attempt_id) or sign_ins.add(session, name, where, now)
         user = session.get(User, user_id, with_for_update=True) if user_id is not None else None
         reason = _refusal(user, now) or (None if password_ok else "password")
         if reason is not None:
-            _fail(session, ctx.settings, user, name, reason, now)
+            _fail(session, ctx.settings, user, attempt, reason, now)
             return Refused()
         assert user is not None
         if user.totp_secret is not None:
+            session.delete(attempt)  # the password was right; the code step counts anew
             return _challenge(session, user, now)
-        return _grant(session, user, mfa=False)
+        return _grant(session, user, attempt, mfa=False)
 
 
 def with_code(
-    ctx: Context, challenge: str, code: str, *, now: dt.datetime | None = None
+    ctx: Context,
+    challenge: str,
+    code: str,
+    *,
+    client: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Granted | Refused:
     """The second step: the code from the user's authenticator app."""
     now = now or utcnow()
+    where = client_key(client)
     key = secret_keys.secret_key(ctx.settings)
     with ctx.db.write() as session:
         pending = session.get(SignInChallenge, _hash(challenge))
@@ -91,6 +130,11 @@ def with_code(
             return Refused(retry=False)
         user = session.get(User, pending.user_id, with_for_update=True)
         assert user is not None  # a challenge belongs to a user (foreign key)
+        sign_ins.serialise_attempts(session)
+        if where is not None and _throttled(session, ctx.settings, user.username, where, now):
+            log.info("sign-in code from %s refused unchecked: too many failures", where)
+            session.delete(pending)
+            return Refused(retry=False)
         reason, step = _refusal(user, now), None
         if reason is None:
             try:
@@ -102,11 +146,16 @@ def with_code(
                     "totp-enroll",
                     user.username,
                 )
-                reason = "unreadable-second-factor"  # the server's fault: not counted
+                reason = _SERVER_FAULT
             else:
                 reason = "code" if step is None else None
         if reason is not None:
-            if _fail(session, ctx.settings, user, user.username, reason, now):
+            attempt = (
+                None
+                if reason == _SERVER_FAULT
+                else sign_ins.add(session, user.username, where, now)
+            )
+            if _fail(session, ctx.settings, user, attempt, reason, now, name=user.username):
                 return Refused(retry=False)  # locked: its challenges are gone already
             if reason != "code":
                 session.delete(pending)
@@ -114,7 +163,7 @@ def with_code(
             return Refused()
         user.totp_last_step = step
         session.delete(pending)
-        return _grant(session, user, mfa=True)
+        return _grant(session, user, None, mfa=True, client=where)
 
 
 def challenge_csrf(
@@ -132,10 +181,60 @@ def challenge_csrf(
         return pending.csrf_token
 
 
-def authenticate(ctx: Context, username: str, password: str) -> Actor | None:
+def authenticate(
+    ctx: Context, username: str, password: str, *, client: str | None = None
+) -> Actor | None:
     """Password-only sign-in: the user, or None when refused or when a code is needed."""
-    result = with_password(ctx, username, password)
+    result = with_password(ctx, username, password, client=client)
     return result.actor if isinstance(result, Granted) else None
+
+
+def client_key(address: str | None) -> str | None:
+    """What a client is throttled by: an IPv4 address as it is, an IPv6 address by its /64
+    network (one machine is commonly given a whole /64), anything else as given."""
+    if address is None or not address.strip():
+        return None
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def per_name_limit(settings: Settings) -> int:
+    """Failures one client may make at one user name within the window: one fewer than
+    lock an account, so that no client can lock an account on its own."""
+    return max(1, settings.lockout_attempts - 1)
+
+
+def _window_start(settings: Settings, now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(minutes=settings.lockout_window_minutes)
+
+
+def _admit(
+    session: Session, settings: Settings, name: str, where: str | None, now: dt.datetime
+) -> int | None:
+    """Count this attempt in (its number), or None when its client is throttled; done one
+    at a time, so a burst of simultaneous tries cannot all slip under a limit."""
+    sign_ins.serialise_attempts(session)
+    sign_ins.forget_older(session, _window_start(settings, now))
+    if where is not None and _throttled(session, settings, name, where, now):
+        return None
+    return sign_ins.add(session, name, where, now).id
+
+
+def _throttled(
+    session: Session, settings: Settings, name: str, where: str, now: dt.datetime
+) -> bool:
+    since = _window_start(settings, now)
+    at_name = sign_ins.count(session, since=since, client=where, username=name)
+    if at_name >= per_name_limit(settings):
+        return True
+    return sign_ins.count(session, since=since, client=where) >= (settings.throttle_attempts)
 
 
 def _refusal(user: User | None, now: dt.datetime) -> str | None:
@@ -152,15 +251,39 @@ def _fail(
     session: Session,
     settings: Settings,
     user: User | None,
-    name: str,
+    attempt: SignInAttempt | None,
     reason: str,
     now: dt.datetime,
+    *,
+    name: str | None = None,
 ) -> bool:
     """Audit a refusal and count it; True when this failure locked the account."""
-    audit.record(session, ANONYMOUS, Event.SIGN_IN, "user", name, Outcome.FAILED, reason=reason)
+    where = attempt.client if attempt is not None else None
+    name = attempt.username if attempt is not None else (name or "")
+    audit.record(
+        session,
+        ANONYMOUS,
+        Event.SIGN_IN,
+        "user",
+        name,
+        Outcome.FAILED,
+        reason=reason,
+        **_from(where),
+    )
+    if attempt is None:
+        return False
+    attempt.reason = reason
+    session.flush()
+    _note_throttle(session, settings, attempt, now)
     if user is None or reason not in _COUNTED:
         return False
-    user.failed_sign_ins += 1
+    user.failed_sign_ins = sign_ins.count(
+        session,
+        since=_window_start(settings, now),
+        username=user.username,
+        reasons=_COUNTED,
+        after_id=user.failures_after,
+    )
     if user.failed_sign_ins < settings.lockout_attempts:
         return False
     user.locked_until = now + dt.timedelta(minutes=settings.lockout_minutes)
@@ -172,10 +295,40 @@ def _fail(
         user.username,
         failures=user.failed_sign_ins,
         until=user.locked_until.isoformat(),
+        **_from(where),
     )
+    # Tries while locked are refused as "locked": none counts towards the next lockout.
     user.failed_sign_ins = 0
+    user.failures_after = sign_ins.last_id(session)
     session.execute(delete(SignInChallenge).where(SignInChallenge.user_id == user.id))
     return True
+
+
+def _note_throttle(
+    session: Session, settings: Settings, attempt: SignInAttempt, now: dt.datetime
+) -> None:
+    """Audit a client reaching a limit: from its next try on, it is refused unchecked."""
+    if attempt.client is None:
+        return
+    since = _window_start(settings, now)
+    failed = sign_ins.count(session, since=since, client=attempt.client, username=attempt.username)
+    if failed == per_name_limit(settings):
+        audit.record(
+            session,
+            ANONYMOUS,
+            Event.THROTTLE,
+            "user",
+            attempt.username,
+            client=attempt.client,
+            failures=failed,
+        )
+    failed = sign_ins.count(session, since=since, client=attempt.client)
+    if failed == settings.throttle_attempts:
+        audit.record(session, ANONYMOUS, Event.THROTTLE, "client", attempt.client, failures=failed)
+
+
+def _from(where: str | None) -> dict[str, Any]:
+    return {"client": where} if where is not None else {}
 
 
 def _challenge(session: Session, user: User, now: dt.datetime) -> CodeNeeded:
@@ -206,11 +359,26 @@ def _matching_step(key: bytes, user: User, code: str, now: dt.datetime) -> int |
     return totp.matching_step(seed, code, now.timestamp(), after_step=last)
 
 
-def _grant(session: Session, user: User, *, mfa: bool) -> Granted:
+def _grant(
+    session: Session,
+    user: User,
+    attempt: SignInAttempt | None,
+    *,
+    mfa: bool,
+    client: str | None = None,
+) -> Granted:
+    """Signed in: the account's count starts again, and so does this client's at this name
+    (it has shown it knows the password)."""
+    where = attempt.client if attempt is not None else client
+    if attempt is not None:
+        session.delete(attempt)
+    if where is not None:
+        sign_ins.forget(session, user.username, where)
     user.failed_sign_ins = 0
     user.locked_until = None
+    user.failures_after = sign_ins.last_id(session)
     actor = actor_of(user, mfa=mfa)
-    audit.record(session, actor, Event.SIGN_IN, "user", user.username, mfa=mfa)
+    audit.record(session, actor, Event.SIGN_IN, "user", user.username, mfa=mfa, **_from(where))
     return Granted(actor)
 
 

@@ -1,4 +1,4 @@
-"""User accounts: add, list, change role, disable and enable, enrol a second factor.
+"""User accounts: add, list, change role, disable and enable, unlock, enrol a second factor.
 
 Sessions read the user afresh on every request (``services.sessions``), so a change made
 here takes effect on the user's next request. No change may leave the workspace without an
@@ -20,6 +20,7 @@ from civicstat.governance.actors import Actor, Role
 from civicstat.governance.audit import Event
 from civicstat.governance.passwords import hash_password
 from civicstat.governance.permissions import USER_MANAGE, Resource, require
+from civicstat.metadata import sign_ins
 from civicstat.metadata.models import SignInChallenge, User, WebSession, utcnow
 from civicstat.services.audit import require_recorded
 from civicstat.services.context import Context
@@ -140,9 +141,30 @@ def enable(ctx: Context, actor: Actor, username: str) -> UserInfo:
     with ctx.db.write() as session:
         user = _find(session, username)
         user.is_active = True
-        user.failed_sign_ins = 0
-        user.locked_until = None
+        _forget_failures(session, user)
         audit.record(session, actor, Event.USER_ENABLE, "user", user.username)
+        return _info(user)
+
+
+def unlock(ctx: Context, actor: Actor, username: str) -> UserInfo:
+    """Lift a lockout now, and forget the failed sign-ins at this name from every client,
+    so neither the account nor the user's own address stays refused. Audited, with the
+    lock it lifted."""
+    _may_manage(ctx, actor, username, Event.USER_UNLOCK)
+    now = utcnow()
+    with ctx.db.write() as session:
+        user = _find(session, username)
+        locked = user.locked_until if user.locked_until and user.locked_until > now else None
+        forgotten = _forget_failures(session, user)
+        audit.record(
+            session,
+            actor,
+            Event.USER_UNLOCK,
+            "user",
+            user.username,
+            was_locked_until=locked.isoformat() if locked else None,
+            failures_forgotten=forgotten,
+        )
         return _info(user)
 
 
@@ -204,6 +226,15 @@ def _find(session: Session, username: str) -> User:
     if user is None:
         raise NotFound.of("user", name)
     return user
+
+
+def _forget_failures(session: Session, user: User) -> int:
+    """Unlock the account and forget its failed sign-ins; how many were forgotten."""
+    forgotten = sign_ins.forget(session, user.username)
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.failures_after = sign_ins.last_id(session)
+    return forgotten
 
 
 def _end_sessions(session: Session, user_id: int) -> int:

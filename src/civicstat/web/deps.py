@@ -27,6 +27,13 @@ def check_csrf(expected: str | None, given: str) -> None:
         raise CsrfRejected
 
 
+def client_address(request: Request) -> str | None:
+    """The address a request comes from, as the server gives it: behind a proxy, the
+    server takes it from X-Forwarded-For only when the proxy is trusted (uvicorn's
+    FORWARDED_ALLOW_IPS, 127.0.0.1 unless set)."""
+    return request.client.host if request.client is not None else None
+
+
 def context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx

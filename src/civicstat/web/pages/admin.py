@@ -94,6 +94,11 @@ def user_enable(username: str, request: Request, ctx: Ctx, actor: FormActor) -> 
     return _attempt(request, ctx, actor, lambda: users.enable(ctx, actor, username), "users")
 
 
+@router.post("/admin/users/{username}/unlock")
+def user_unlock(username: str, request: Request, ctx: Ctx, actor: FormActor) -> Response:
+    return _attempt(request, ctx, actor, lambda: users.unlock(ctx, actor, username), "users")
+
+
 @router.post("/admin/access/{request_id}/approve")
 def access_approve(
     request_id: RequestId,

@@ -25,6 +25,7 @@ from civicstat.web.deps import (
     Ctx,
     FormActor,
     check_csrf,
+    client_address,
 )
 from civicstat.web.templating import render
 
@@ -60,9 +61,9 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/plan",
 ) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
-    result = sign_in.with_password(ctx, username, password)
+    result = sign_in.with_password(ctx, username, password, client=client_address(request))
     if isinstance(result, sign_in.Refused):
-        # Wrong name, wrong password, disabled or locked: one answer for all.
+        # Wrong name, wrong password, disabled, locked or throttled: one answer for all.
         return _login_page(request, next, error=REFUSED, status_code=401)
     if isinstance(result, sign_in.CodeNeeded):
         redirect = RedirectResponse(
@@ -99,7 +100,7 @@ def submit_code(
     check_csrf(code_csrf, csrf_token)
     if challenge is None or code_csrf is None:  # check_csrf refused these already
         raise CsrfRejected
-    result = sign_in.with_code(ctx, challenge, code)
+    result = sign_in.with_code(ctx, challenge, code, client=client_address(request))
     if isinstance(result, sign_in.Granted):
         response = _start_session(request, ctx, result.actor, next)
         response.delete_cookie(CHALLENGE_COOKIE, path="/")

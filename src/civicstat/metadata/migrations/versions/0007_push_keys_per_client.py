@@ -1,7 +1,7 @@
 """push idempotency keys belong to the client (API token) that sent them, per source
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2027-01-20
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
