@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= riverton
 PORT   ?= 8000
 
-.PHONY: install chromium demo test lint bench clean
+.PHONY: install chromium demo test lint bench campaign clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest $(BENCH_ARGS)
 	$(BIN)/python -m bench.measures $(BENCH_ARGS)
 	$(BIN)/python -m bench.pages $(BENCH_ARGS)
+
+# Long campaigns, kept out of `make test` (which runs short versions of the same code).
+campaign: $(STAMP)
+	$(BIN)/python -m bench.schemathesis_campaign --examples $(or $(EXAMPLES),500)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
