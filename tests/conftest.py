@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from civicstat.governance.actors import Actor, operator
@@ -21,6 +22,7 @@ from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.spec.example import write_example
+from civicstat.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CIVICSTAT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -134,3 +136,25 @@ def example_ctx(
     ctx = make_context(example_root)
     workspace_service.apply(ctx, admin)
     return ctx
+
+
+@pytest.fixture
+def make_client(database_url: str) -> Iterator[Callable[..., TestClient]]:
+    """A test browser on a new app sharing an open context (from ``address``, if given);
+    redirects are not followed."""
+    opened: list[TestClient] = []
+
+    def make(ctx: Context, address: str | None = None) -> TestClient:
+        app = create_app(Settings(workspace=ctx.root, database_url=database_url), ctx)
+        client = (
+            TestClient(app, follow_redirects=False)
+            if address is None
+            else TestClient(app, follow_redirects=False, client=(address, 50000))
+        )
+        client.__enter__()  # runs the app's lifespan, as a server would
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,6 @@ from civicstat.governance import passwords
 from civicstat.governance.actors import Actor, Role
 from civicstat.services import ingest, users, workspace
 from civicstat.services.context import Context
-from civicstat.settings import Settings
-from civicstat.web.app import create_app
 
 
 @pytest.fixture(autouse=True)
@@ -74,17 +72,8 @@ def riverside_user(riverside: Context, admin: Actor) -> Callable[..., Actor]:
 
 
 @pytest.fixture
-def riverside_browser(riverside: Context, database_url: str) -> Iterator[Callable[[], TestClient]]:
+def riverside_browser(
+    riverside: Context, make_client: Callable[..., TestClient]
+) -> Callable[[], TestClient]:
     """New test browsers on Riverside's app; redirects are not followed."""
-    opened: list[TestClient] = []
-
-    def open_one() -> TestClient:
-        app = create_app(Settings(workspace=riverside.root, database_url=database_url), riverside)
-        client = TestClient(app, follow_redirects=False)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield open_one
-    for client in opened:
-        client.__exit__(None, None, None)
+    return lambda: make_client(riverside)

@@ -11,7 +11,7 @@ value is withheld and that it is there to be found by those who may read it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,6 @@ from civicstat.metadata.models import AuditEvent, IngestRun, QuarantinedRow
 from civicstat.pipeline.ingest import IngestError
 from civicstat.services import ingest, users, workspace
 from civicstat.services.context import Context
-from civicstat.settings import Settings
-from civicstat.web.app import create_app
 
 # The runs page's views, beyond the plain walk of every GET route.
 RUNS_VIEWS = [
@@ -89,19 +87,8 @@ def troubled(tmp_path: Path, make_context: Callable[[Path], Context], admin: Act
 
 
 @pytest.fixture
-def browsers(troubled: Context, database_url: str) -> Iterator[Callable[[], TestClient]]:
-    opened: list[TestClient] = []
-
-    def open_one() -> TestClient:
-        app = create_app(Settings(workspace=troubled.root, database_url=database_url), troubled)
-        client = TestClient(app, follow_redirects=False)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield open_one
-    for client in opened:
-        client.__exit__(None, None, None)
+def browsers(troubled: Context, make_client: Callable[..., TestClient]) -> Callable[[], TestClient]:
+    return lambda: make_client(troubled)
 
 
 @pytest.fixture

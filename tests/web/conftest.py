@@ -3,7 +3,6 @@ built through the users service."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,6 @@ from civicstat.governance import passwords
 from civicstat.governance.actors import Actor, Role
 from civicstat.services import users
 from civicstat.services.context import Context
-from civicstat.settings import Settings
-from civicstat.web.app import create_app
 
 
 @pytest.fixture(autouse=True)
@@ -27,23 +24,6 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(passwords, "_hasher", cheap)
     monkeypatch.setattr(passwords, "_DUMMY", cheap.hash("civicstat-dummy-password"))
-
-
-@pytest.fixture
-def make_client(database_url: str) -> Iterator[MakeClient]:
-    """A test browser on a new app sharing an open context; redirects are not followed."""
-    opened: list[TestClient] = []
-
-    def make(ctx: Context) -> TestClient:
-        app = create_app(Settings(workspace=ctx.root, database_url=database_url), ctx)
-        client = TestClient(app, follow_redirects=False)
-        client.__enter__()  # runs the app's lifespan, as a server would
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
 
 
 @pytest.fixture

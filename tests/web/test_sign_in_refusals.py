@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -20,8 +20,6 @@ from civicstat.metadata.models import AuditEvent
 from civicstat.services import sign_in as sign_in_service
 from civicstat.services import users
 from civicstat.services.context import Context
-from civicstat.settings import Settings
-from civicstat.web.app import create_app
 
 WRONG = "not the password at all"
 ATTACKER, ATTACKER_2 = "203.0.113.66", "198.51.100.7"
@@ -30,22 +28,9 @@ Browser = Callable[[str], TestClient]
 
 
 @pytest.fixture
-def browser_at(example_ctx: Context, database_url: str) -> Iterator[Browser]:
+def browser_at(example_ctx: Context, make_client: Callable[..., TestClient]) -> Browser:
     """A new browser on the app, its requests coming from the address given."""
-    opened: list[TestClient] = []
-
-    def open_at(address: str) -> TestClient:
-        app = create_app(
-            Settings(workspace=example_ctx.root, database_url=database_url), example_ctx
-        )
-        client = TestClient(app, follow_redirects=False, client=(address, 50000))
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield open_at
-    for client in opened:
-        client.__exit__(None, None, None)
+    return lambda address: make_client(example_ctx, address)
 
 
 def lock(ctx: Context, name: str) -> None:
