@@ -109,6 +109,8 @@ def opened(workspace: Path) -> Iterator[Context]:
     """The workspace's context with its metadata store migrated, and errors made readable."""
     try:
         ctx = Context(Settings(workspace=workspace))
+    except SpecError as error:
+        report_spec_error(error)
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
     try:
