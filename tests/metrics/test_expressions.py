@@ -257,3 +257,9 @@ def test_simple_case_quoted_times_and_negative_round_digits_compute(
     assert check(sql, TYPED) == []
     result = calls.select(r=to_ibis(parse(sql), calls)).to_pyarrow().column("r").to_pylist()
     assert result == expected
+
+
+@pytest.mark.parametrize("sql", ["@", "@ > 1", "- > 1"])
+def test_an_operator_without_its_operand_is_a_problem_not_a_crash(sql: str) -> None:
+    assert check(sql, TYPED)
+    assert check(sql, TYPED, value=True)

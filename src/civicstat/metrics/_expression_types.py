@@ -67,7 +67,9 @@ class _Types:
     def __init__(self, columns: Mapping[str, str]) -> None:
         self.columns = {name: language_type(type_) for name, type_ in columns.items()}
 
-    def of(self, node: exp.Expression) -> str:
+    def of(self, node: exp.Expression | None) -> str:
+        if node is None:  # e.g. a lone '@' (DuckDB's abs) parses with nothing under it
+            raise ExpressionError("an operator is missing its operand")
         match node:
             case exp.Paren():
                 return self.of(node.this)
@@ -138,8 +140,9 @@ class _Types:
                 )
         raise ExpressionError(f"{show(node)} is not allowed here")
 
-    def expect(self, node: exp.Expression, allowed: Sequence[str], role: str) -> str:
+    def expect(self, node: exp.Expression | None, allowed: Sequence[str], role: str) -> str:
         kind = self.of(node)
+        assert node is not None  # of() refuses a missing operand
         if kind == NULL:
             raise _null(role, node)
         if kind == ANY or kind in allowed:
