@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Key that encrypts stored second-factor secrets (from the environment)"
     )
+    max_line_bytes: int = Field(
+        8 << 20,
+        ge=1024,
+        description="Longest line of a CSV, TSV or NDJSON payload; a longer one is quarantined",
+    )
+    max_decompressed_bytes: int = Field(
+        8 << 30,
+        ge=1 << 20,
+        description="Most bytes a compressed payload (gzip, xlsx) may expand to, or the run fails",
+    )
 
     @property
     def state_dir(self) -> Path:
