@@ -113,6 +113,8 @@ def opened(workspace: Path, *, protect: bool = True) -> Iterator[Context]:
     ``audit verify`` opens without it, to report them as it finds them."""
     try:
         ctx = Context(Settings(workspace=workspace))
+    except SpecError as error:
+        report_spec_error(error)
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
     try:

@@ -73,6 +73,17 @@ class Settings(BaseSettings):
             return tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
         return value
 
+    max_line_bytes: int = Field(
+        8 << 20,
+        ge=1024,
+        description="Longest line of a CSV, TSV or NDJSON payload; a longer one is quarantined",
+    )
+    max_decompressed_bytes: int = Field(
+        8 << 30,
+        ge=1 << 20,
+        description="Most bytes a compressed payload (gzip, xlsx) may expand to, or the run fails",
+    )
+
     @property
     def state_dir(self) -> Path:
         return self.workspace / STATE_DIR

@@ -107,12 +107,25 @@ def test_empty_and_comment_only_files_load_as_nothing() -> None:
         assert doc.data is None
 
 
-def test_recursive_aliases_do_not_loop() -> None:
+def test_an_alias_inside_its_own_anchor_is_refused_as_a_cycle() -> None:
     doc, issues = load_yaml("a: &x [1, *x]\n", "x.yaml")
+
+    assert doc is None
+    assert [str(i) for i in issues] == [
+        "x.yaml:1:4: unsupported YAML: an alias refers to a value that holds it: "
+        "aliases may not form a cycle"
+    ]
+
+
+def test_shared_anchors_and_merges_within_the_bounds_still_load() -> None:
+    text = "cols: &c [a, b]\nfirst: *c\nsecond: *c\nbase: &b {k: 1}\nmore: {<<: *b, j: 2}\n"
+
+    doc, issues = load_yaml(text, "x.yaml")
 
     assert issues == []
     assert doc is not None
-    assert doc.positions.value(("a", 1)) == (1, 4)
+    assert doc.data["second"] == ["a", "b"]
+    assert doc.data["more"] == {"k": 1, "j": 2}
 
 
 # --- any data, dumped and loaded again -------------------------------------------------

@@ -8,17 +8,37 @@ statement, a table function such as ``read_csv`` or a comment.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import functools
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
 import sqlglot
 from ibis.expr.types import BooleanValue, Table, Value
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
+
+from civicstat.metrics import _expression_types as types
+from civicstat.metrics._literals import (
+    SECONDS,
+    ExpressionError,
+    interval_parts,
+    number,
+    round_digits,
+    typed_literal,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_NESTING",
+    "ExpressionError",
+    "check",
+    "parse",
+    "parse_value",
+    "referenced_columns",
+    "to_ibis",
+]
 
 _PREDICATES: tuple[type[exp.Expression], ...] = (
     exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
@@ -29,20 +49,24 @@ _ALLOWED: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Interval, exp.Var,
     exp.Coalesce, exp.Abs, exp.Lower, exp.Upper, exp.Case, exp.If, exp.Round, exp.Mod,
-    exp.Cast, exp.DataType,  # only as DATE '…' and TIMESTAMP '…' literals, see _typed_literal
+    exp.Cast, exp.DataType,  # only DATE '…' and TIMESTAMP '…', see _literals.typed_literal
 )  # fmt: skip
-_INTERVAL_UNITS = {
-    "second": "s", "seconds": "s", "minute": "m", "minutes": "m", "hour": "h", "hours": "h",
-    "day": "D", "days": "D", "week": "W", "weeks": "W",
-}  # fmt: skip
-_TIMESTAMP_TYPES = (
-    exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
+MAX_LENGTH = 20_000
+"""Longest expression read, in characters (a long IN list fits)."""
+MAX_NESTING = 20
+"""Most parentheses, CASEs and prefix operators (NOT, -) written inside one another: the
+SQL parser recurses about 25 frames for each."""
+MAX_DEPTH = 100
+"""Most operations inside one another once parsed (``a OR b OR c`` nests each OR in the
+next): compiling and running an expression recurses once for each."""
+
+_OPEN = (TokenType.L_PAREN, TokenType.CASE)
+_CLOSE = (TokenType.R_PAREN, TokenType.END)
+_PREFIX = (TokenType.NOT, TokenType.DASH, TokenType.PLUS, TokenType.TILDE)
+_OPERAND_END = (
+    TokenType.VAR, TokenType.IDENTIFIER, TokenType.NUMBER, TokenType.STRING, TokenType.NULL,
+    TokenType.TRUE, TokenType.FALSE, TokenType.R_PAREN, TokenType.END,
 )  # fmt: skip
-_INTERVAL_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)?\s*$")
-
-
-class ExpressionError(ValueError):
-    """A condition is not valid measure SQL; the message says why."""
 
 
 def parse(sql: str) -> exp.Expression:
@@ -68,10 +92,17 @@ def _parse(sql: str, what: str = "a condition") -> exp.Expression:
 
 
 def _parse_uncached(sql: str, what: str) -> exp.Expression:
+    if len(sql) > MAX_LENGTH:
+        raise ExpressionError(f"{what} is longer than {MAX_LENGTH:,} characters")
+    dialect = sqlglot.Dialect.get_or_raise("duckdb")
     try:
-        trees = sqlglot.parse(sql, read="duckdb")
+        tokens = dialect.tokenize(sql)
+        _check_nesting(tokens, what)
+        trees = dialect.parser().parse(tokens, sql)
     except sqlglot.errors.SqlglotError as error:
         raise ExpressionError(f"cannot parse {what}: {_first_line(error)}") from error
+    except RecursionError as error:  # a guard behind _check_nesting's bound
+        raise ExpressionError(f"{what} is nested too deeply to read") from error
     statements = [t for t in trees if t is not None]
     if len(statements) != 1:
         raise ExpressionError(
@@ -80,6 +111,7 @@ def _parse_uncached(sql: str, what: str) -> exp.Expression:
     tree = statements[0]
     if not isinstance(tree, exp.Expression):
         raise ExpressionError(f"{_describe(tree)} is not allowed in {what}")
+    _check_depth(tree, what)
     for node in tree.walk():
         if node.comments:
             raise ExpressionError(f"comments are not allowed in {what}")
@@ -90,34 +122,89 @@ def _parse_uncached(sql: str, what: str) -> exp.Expression:
                 f"qualified column {node.sql()!r} is not allowed: name the column alone"
             )
         if isinstance(node, exp.Interval):
-            _interval_parts(node)
+            interval_parts(node)
         if isinstance(node, exp.Cast):
-            _typed_literal(node)
+            typed_literal(node)
     return tree
+
+
+def _check_nesting(tokens: list[Token], what: str) -> None:
+    """Refuse, before the recursive parser runs, more than :data:`MAX_NESTING` parentheses,
+    CASEs and prefix operators written inside one another."""
+    frames: list[int] = []
+    base = level = 0
+    previous: TokenType | None = None
+    for token in tokens:
+        kind = token.token_type
+        if kind in _OPEN:
+            frames.append(base)
+            base = level = level + 1
+        elif kind in _CLOSE:
+            base = level = frames.pop() if frames else 0
+        elif kind in _PREFIX and previous not in _OPERAND_END:
+            level += 1
+        else:
+            level = base
+        previous = kind
+        if level > MAX_NESTING:
+            raise ExpressionError(
+                f"{what} nests parentheses, CASEs or NOTs more than {MAX_NESTING} deep "
+                f"(at character {token.col} of it)"
+            )
+
+
+def _check_depth(tree: exp.Expression, what: str) -> None:
+    """Refuse a parsed tree deeper than :data:`MAX_DEPTH`, walked without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"{what} has more than {MAX_DEPTH} operations inside one another; "
+                "a long chain of OR on one column reads better as IN (...)"
+            )
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
 
 
 def referenced_columns(tree: exp.Expression) -> set[str]:
     return {col.name for col in tree.find_all(exp.Column)}
 
 
-def check(sql: str, columns: Mapping[str, str], *, value: bool = False) -> list[str]:
-    """Problems with ``sql`` as a condition (or a ``value`` expression) over ``columns``
-    (name → type); empty when fine."""
+def check(
+    sql: str, columns: Mapping[str, str], *, value: bool = False, numeric: bool = True
+) -> list[str]:
+    """Problems with ``sql`` as a condition (or a ``value`` expression, a number unless
+    ``numeric`` is false) over ``columns`` (name → declared type); empty when fine.
+
+    What passes can be compiled and run: every operation fits the types of its operands.
+    """
     try:
         tree = parse_value(sql) if value else parse(sql)
     except ExpressionError as error:
         return [str(error)]
     problems = []
-    top = _unwrap(tree)
-    if not value and isinstance(top, exp.Column) and columns.get(top.name, "boolean") != "boolean":
-        problems.append(
-            f"a condition must be true or false, not the {columns[top.name]} column {top.name!r}"
-        )
-    for name in sorted(referenced_columns(tree)):
+    named = referenced_columns(tree)
+    for name in sorted(named):
         if name not in columns:
             hint = difflib.get_close_matches(name, list(columns), n=1)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
             problems.append(f"unknown column {name!r}{suggestion}")
+    if not named:
+        what = "the value" if value else "the condition"
+        problems.append(f"{what} {types.show(tree)} names no column: it is the same for every row")
+    try:
+        kind = types.type_of(tree, columns)
+    except ExpressionError as error:
+        return [*problems, str(error)]
+    top = _unwrap(tree)
+    if not value and kind not in (types.BOOLEAN, types.ANY):
+        if isinstance(top, exp.Column):
+            what = f"the {columns[top.name]} column {top.name!r}"
+        else:
+            what = types.show(tree)
+        problems.append(f"a condition must be true or false, not {what}")
+    elif value and numeric and kind not in (*types.NUMBERS, types.ANY):
+        problems.append(f"a value must be a number, not {types.show(tree)}")
     return problems
 
 
@@ -167,8 +254,7 @@ class _Compiler:
             case exp.Literal(is_string=True):
                 return ibis.literal(node.this)
             case exp.Literal():
-                text = node.this
-                return ibis.literal(float(text) if any(c in text for c in ".eE") else int(text))
+                return ibis.literal(number(node))
             case exp.Neg():
                 return -self.compile(node.this)
             case exp.Not():
@@ -190,12 +276,12 @@ class _Compiler:
             case exp.ILike():
                 return self.compile(node.this).ilike(self.compile(node.expression))
             case exp.Cast():
-                return ibis.literal(_typed_literal(node))
+                return ibis.literal(typed_literal(node))
             case exp.Interval():
                 # In seconds: the difference of two timestamps is one, and intervals of
                 # different units do not compare.
-                amount, unit = _interval_parts(node)
-                return ibis.interval(amount * _SECONDS[unit], unit="s")
+                amount, unit = interval_parts(node)
+                return ibis.interval(amount * SECONDS[unit], unit="s")
             case exp.Coalesce():
                 args = [self.compile(a) for a in [node.this, *node.expressions]]
                 return ibis.coalesce(*args)
@@ -206,14 +292,7 @@ class _Compiler:
             case exp.Upper():
                 return self.compile(node.this).upper()
             case exp.Case():
-                case = ibis.cases(
-                    *[
-                        (self.compile(w.this), self.compile(w.args["true"]))
-                        for w in node.args["ifs"]
-                    ],
-                    else_=self.compile(node.args["default"]) if node.args.get("default") else None,
-                )
-                return case
+                return self._case(node)
             case exp.If():
                 return ibis.ifelse(
                     self.compile(node.this),
@@ -221,14 +300,20 @@ class _Compiler:
                     self.compile(node.args["false"]) if node.args.get("false") else ibis.null(),
                 )
             case exp.Round():
-                digits = node.args.get("decimals")
-                return self.compile(node.this).round(int(digits.this) if digits else 0)
+                return self.compile(node.this).round(round_digits(node.args.get("decimals")))
             case exp.Mod():
                 return self.compile(node.this) % self.compile(node.expression)
         raise ExpressionError(f"{_describe(node)} is not allowed in a condition")
 
-
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "D": 86400, "W": 604800}
+    def _case(self, node: exp.Case) -> Any:
+        """CASE WHEN c THEN v ..., or CASE x WHEN 1 THEN v ... (x compared with each value)."""
+        subject = node.args.get("this")
+        cases = []
+        for when in node.args["ifs"]:
+            test = when.this if subject is None else exp.EQ(this=subject, expression=when.this)
+            cases.append((self.compile(test), self.compile(when.args["true"])))
+        default = node.args.get("default")
+        return ibis.cases(*cases, else_=self.compile(default) if default is not None else None)
 
 
 def _dates_as_timestamps(a: Any, b: Any, op: Callable[[Any, Any], Any]) -> Any:
@@ -246,38 +331,6 @@ def _is_date(value: Any) -> bool:
 
 def _is_interval(value: Any) -> bool:
     return isinstance(value, Value) and value.type().is_interval()
-
-
-def _interval_parts(node: exp.Interval) -> tuple[int, str]:
-    text = node.this.name if node.this is not None else ""
-    match = _INTERVAL_TEXT.match(text)
-    unit_node = node.args.get("unit")
-    unit_text = (match.group(2) if match else None) or (unit_node.name if unit_node else "")
-    unit = _INTERVAL_UNITS.get(unit_text.lower())
-    if match is None or unit is None or "." in match.group(1):
-        raise ExpressionError(
-            f"interval {node.sql()!r} must be a whole number of "
-            "seconds, minutes, hours, days or weeks"
-        )
-    return int(match.group(1)), unit
-
-
-def _typed_literal(node: exp.Cast) -> dt.date | dt.datetime:
-    """``DATE '2025-07-01'`` or ``TIMESTAMP '2025-07-01 08:00:00'``; no other cast."""
-    target = node.to.this if isinstance(node.to, exp.DataType) else None
-    value = node.this
-    if isinstance(value, exp.Literal) and value.is_string:
-        try:
-            if target == exp.DataType.Type.DATE:
-                return dt.date.fromisoformat(value.this)
-            if target in _TIMESTAMP_TYPES:
-                return dt.datetime.fromisoformat(value.this)
-        except ValueError as error:
-            raise ExpressionError(f"{value.this!r} is not a valid date or timestamp") from error
-    raise ExpressionError(
-        f"the type cast {node.sql()[:40]!r} is not allowed: "
-        "only DATE '…' and TIMESTAMP '…' literals"
-    )
 
 
 def _unwrap(node: exp.Expression) -> exp.Expression:

@@ -72,6 +72,8 @@ class Kind:
     #: True when a group's aggregates are sums of its parts' (count, sum, share, mean), so a
     #: window can add up per-period aggregates instead of re-reading every row per period.
     decomposable: ClassVar[bool] = False
+    #: True when ``value`` must be a number (a sum, a mean...); a distinct count takes any.
+    numeric_value: ClassVar[bool] = False
 
     def problems(self, measure: Measure) -> list[tuple[str, str]]:
         """Problems beyond field presence, as (field, message)."""
@@ -144,6 +146,7 @@ class Sum(RowKind):
     name = "sum"
     decomposable = True
     required = _ROWS | {"value"}
+    numeric_value = True
     additive = True
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
@@ -155,6 +158,7 @@ class Mean(RowKind):
     name = "mean"
     decomposable = True
     required = _ROWS | {"value"}
+    numeric_value = True
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
@@ -167,6 +171,7 @@ class Median(RowKind):
 
     name = "median"
     required = _ROWS | {"value"}
+    numeric_value = True
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
@@ -178,6 +183,7 @@ class Percentile(RowKind):
 
     name = "percentile"
     required = _ROWS | {"value", "percentile"}
+    numeric_value = True
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         assert measure.percentile is not None
@@ -208,6 +214,7 @@ class Latest(RowKind):
 
     name = "latest"
     required = _ROWS | {"value"}
+    numeric_value = True
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)

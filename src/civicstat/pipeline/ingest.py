@@ -41,6 +41,7 @@ from civicstat.pipeline.locks import Lease, LockLost
 from civicstat.spec.boundary import Boundary
 from civicstat.spec.models import Source
 from civicstat.warehouse import loader
+from civicstat.warehouse.bounds import ReadLimits
 from civicstat.warehouse.lake import Lake, LandedFile
 from civicstat.warehouse.loader import BadRow, Input, LoadError, quote
 
@@ -116,13 +117,15 @@ def run_source(
     lease: Lease | None = None,
     progress: Progress | None = None,
     on_finish: OnFinish | None = None,
+    limits: ReadLimits | None = None,
 ) -> IngestResult:
     """Pull ``source`` (or load the given ``payloads``, for pushes) into a new version.
 
     With a ``lease`` (the source's run lock), nothing is published once another process
     has taken the lock over: a run that lost its lock fails instead. ``progress``, when
     given, follows the run; without it nothing is measured. ``boundary`` says which local
-    paths the source may read (default: the workspace folder alone).
+    paths the source may read (default: the workspace folder alone). ``limits`` bound what
+    a payload may make the load read (the settings of the same names).
     """
     report: Progress = progress or _unwatched
     with db.write() as session:
@@ -195,7 +198,7 @@ def run_source(
         pulled = loader.pull(
             con, inputs, source.columns, connector.read_options(), folder,
             on_progress=None if progress is None else lambda done: report("loading", done),
-            local=timezone,
+            local=timezone, limits=limits,
         )  # fmt: skip
         outcome.rows_read, outcome.rows_bad = pulled.rows_read, pulled.rows_bad
         outcome.bad_rows = pulled.bad_rows

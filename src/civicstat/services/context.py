@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
@@ -37,6 +35,7 @@ from civicstat.spec.models import (
     Suppression,
     WorkspaceFile,
 )
+from civicstat.spec.validate import workspace_settings
 from civicstat.spec.workspace import WORKSPACE_FILE
 from civicstat.warehouse.engine import Warehouse
 from civicstat.warehouse.lake import Lake
@@ -136,14 +135,12 @@ def database_files(url: str) -> list[Path]:
 
 
 def _storage_spec(root: Path) -> WorkspaceFile:
-    """Read only civicstat.yaml's settings (storage URLs, time zone) to open the stores."""
+    """Read only civicstat.yaml's settings (storage URLs, time zone) to open the stores,
+    with the bounds and checks of ``civicstat validate`` (a SpecError lists its problems)."""
     path = root / WORKSPACE_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path}: not a CivicStat workspace (no {WORKSPACE_FILE})")
-    try:
-        return WorkspaceFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as error:
-        raise ValueError(f"{path}: invalid; run 'civicstat validate' for details") from error
+    return workspace_settings(root)
 
 
 Body = dict[str, Any]

@@ -15,6 +15,7 @@ from civicstat.pipeline.locks import recover_abandoned, source_lock
 from civicstat.services import lake, measures
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
+from civicstat.warehouse.bounds import ReadLimits
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ def ingest(
             ctx.db, ctx.lake, ctx.root, source, actor,
             trigger=trigger, payloads=payloads, transport=transport,
             allow=plan.settings.network.allow, boundary=ctx.boundary,
-            timezone=plan.settings.timezone,
-            lease=lease, progress=progress, on_finish=on_finish,
+            timezone=plan.settings.timezone, lease=lease, progress=progress,
+            on_finish=on_finish, limits=read_limits(ctx),
         )  # fmt: skip
         computed: list[measures.ComputeOutcome] = []
         if recompute and result.status == "succeeded":
@@ -73,6 +74,11 @@ def ingest(
             # push token may only push); the run itself is audited under the actor.
             computed = measures.compute(ctx, system("recompute"), ids, since=since)
     return IngestOutcome(result, computed)
+
+
+def read_limits(ctx: Context) -> ReadLimits:
+    """What one payload may make a load read, from the settings."""
+    return ReadLimits(ctx.settings.max_line_bytes, ctx.settings.max_decompressed_bytes)
 
 
 def source_ids(ctx: Context) -> list[str]:

@@ -53,10 +53,13 @@ def column_problems(
         if isinstance(column, str) and column not in columns:
             message = f"column {column!r} not in dataset {dataset}{hint(column, columns)}"
             yield ("breakdowns", index), message
+    measure_kind = kinds.available().get(str(data.get("kind")))
+    numeric = measure_kind is not None and measure_kind.numeric_value
     for field in ("condition", "filter", "value"):
         sql = data.get(field)
         if isinstance(sql, str):
-            for problem in expressions.check(sql, columns, value=field == "value"):
+            value = field == "value"
+            for problem in expressions.check(sql, columns, value=value, numeric=numeric):
                 yield (field,), f"{field}: {problem}"
 
 

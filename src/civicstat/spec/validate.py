@@ -41,9 +41,9 @@ from civicstat.spec.workspace import (
     SpecError,
     Workspace,
 )
-from civicstat.spec.yamlpos import Loc, YamlDocument, load_yaml
+from civicstat.spec.yamlpos import Loc, YamlDocument, read_yaml
 
-__all__ = ["json_schema", "load_workspace", "summary", "validate_workspace"]
+__all__ = ["json_schema", "load_workspace", "summary", "validate_workspace", "workspace_settings"]
 
 _TIME_TYPES = ("date", "timestamp")
 _NUMBER_TYPES = ("integer", "float")
@@ -61,6 +61,18 @@ def load_workspace(root: Path, boundary: Boundary | None = None) -> Workspace:
     if issues or workspace is None:
         raise SpecError(issues)
     return workspace
+
+
+def workspace_settings(root: Path) -> WorkspaceFile:
+    """Only ``civicstat.yaml``, read to open the stores before the whole workspace is
+    checked; raises :class:`SpecError` with its problems, FileNotFoundError without it."""
+    validator = _Validator(root, Boundary.of(root))
+    if not (root / WORKSPACE_FILE).is_file():
+        raise FileNotFoundError(f"{root / WORKSPACE_FILE}: not a CivicStat workspace")
+    file = validator.load(WORKSPACE_FILE, WorkspaceFile, required=True)
+    if validator.issues or file is None or file.model is None:
+        raise SpecError(validator.issues)
+    return _model(file, WorkspaceFile)  # type: ignore[no-any-return]
 
 
 def validate_workspace(
@@ -189,12 +201,7 @@ class _Validator:
             if required:
                 self.add(path, (1, 1), f"{path} is missing: every workspace needs one")
             return None
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            self.add(path, (1, 1), f"not UTF-8 text: {error.reason} at byte {error.start}")
-            return None
-        doc, issues = load_yaml(text, path)
+        doc, issues = read_yaml(file, path)
         self.issues += issues
         if doc is None:
             return None

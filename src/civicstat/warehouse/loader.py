@@ -11,18 +11,24 @@ Each input is streamed into its own Parquet part file in the new version's folde
 pass, nothing held in memory); the view ``pulled`` over the parts (declared columns first,
 then drift columns) is left in the connection for the pipeline to combine with the
 current version.
+
+Before a parser sees an input, :mod:`civicstat.warehouse.bounds` holds it under the read
+limits: a line too long to read is a quarantined row with its number (the parsers read a
+copy without it), a payload that decompresses or expands beyond reason fails the load.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv as pycsv
-import gzip
+import dataclasses
 import hashlib
+import io
 import itertools
 import json
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +40,8 @@ import duckdb
 from civicstat import private_files
 from civicstat.excerpt import LIMIT, excerpt, listing, quoted
 from civicstat.spec.models import Column, CsvOptions
-from civicstat.warehouse import readers, timezones
+from civicstat.warehouse import bounds, readers, timezones
+from civicstat.warehouse.bounds import LongLine, PayloadTooLarge, ReadLimits
 
 DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -52,6 +59,7 @@ MAX_QUARANTINED = 100_000  # rows kept with their reason; beyond that only count
 # a declared column absent from one payload is NULL there, not an error.
 OMITS_NULL_KEYS = frozenset({"json", "ndjson", "geojson"})
 _UNSAFE = re.compile(r"[^a-z0-9_]+")
+_SAMPLE_CHARS = 4 << 20  # the most text of a CSV's first rows looked at for time zones
 _POLL_SECONDS = 0.1  # how often a watched load asks DuckDB how far along it is
 
 
@@ -123,6 +131,7 @@ def pull(
     folder: Path,
     on_progress: Callable[[float], None] | None = None,
     local: str = "UTC",
+    limits: ReadLimits | None = None,
 ) -> Pulled:
     """Write every input's good rows to a Parquet part in ``folder`` and define view
     ``pulled`` over them; bad rows are returned, not loaded. Timestamps are stored as
@@ -131,7 +140,10 @@ def pull(
 
     ``on_progress`` is told the share of the inputs' bytes loaded so far (0.0 to 1.0), as
     it grows: within a CSV from DuckDB's own estimate, otherwise input by input.
+    ``limits`` bound what each input may make the load read (see
+    :mod:`civicstat.warehouse.bounds`); by default :class:`ReadLimits`' own.
     """
+    limits = limits or ReadLimits()
     if not inputs:
         raise LoadError("the pull gave no payload to load")
     sizes = [item.path.stat().st_size for item in inputs]
@@ -144,24 +156,37 @@ def pull(
     good = 0
     for index, item in enumerate(inputs):
         part = folder / f"part-{index:04d}.parquet"
+        item_csv = CsvOptions.model_validate(
+            {**csv.model_dump(), **dict(item.read_options.get("csv", {}))}
+            | ({"delimiter": "\t"} if item.format == "tsv" else {})
+        )
+        header = item.format in ("csv", "tsv") and item_csv.header
         try:
-            if item.format in ("csv", "tsv"):
-                item_csv = CsvOptions.model_validate(
-                    {**csv.model_dump(), **dict(item.read_options.get("csv", {}))}
-                    | ({"delimiter": "\t"} if item.format == "tsv" else {})
-                )
-                within = _scaled(on_progress, sum(sizes[:index]), sizes[index], total)
-                with watching(con, within):
-                    n_good, n_bad, rows = _pull_csv(
-                        con, part, item, columns, item_csv, drift, local
+            with _bounded(item, limits, folder.parent, header=header) as (readable, long):
+                if item.format in ("csv", "tsv"):
+                    within = _scaled(on_progress, sum(sizes[:index]), sizes[index], total)
+                    with watching(con, within):
+                        n_good, n_bad, rows = _pull_csv(
+                            con, part, readable, columns, item_csv, drift, local, limits, long
+                        )
+                else:
+                    read_options = {**options, **item.read_options}
+                    n_good, n_bad, rows = _pull_staged(
+                        con, part, readable, columns, read_options, drift, csv, local
                     )
-            else:
-                n_good, n_bad, rows = _pull_staged(
-                    con, part, item, columns, {**options, **item.read_options}, drift, csv, local
-                )
+                    # An NDJSON record's number is its line's, in the copy without long ones.
+                    rows = [_renumbered(row, long) for row in rows]
         except duckdb.Error as error:
             raise LoadError(f"{item.name}: {_first_line(error)}") from error
+        except PayloadTooLarge as error:
+            raise LoadError(str(error)) from error
         private_files.restrict(part)  # DuckDB writes files with the umask's mode
+        too_long = [
+            BadRow(item.name, line.number, None, line.reason(limits.max_line_bytes), line.raw())
+            for line in long
+        ]
+        n_bad += len(too_long)
+        rows = sorted([*too_long, *rows], key=lambda r: r.line or 0)
         _fsync(part)
         good += n_good
         bad_count += n_bad
@@ -178,6 +203,37 @@ def pull(
         f"FROM read_parquet([{files}], union_by_name = true)"
     )
     return Pulled(parts, good, bad_count, bad, list(drift.values()))
+
+
+def _renumbered(row: BadRow, removed: Sequence[LongLine]) -> BadRow:
+    if not removed or row.line is None:
+        return row
+    return dataclasses.replace(row, line=bounds.original_line(row.line, removed))
+
+
+@contextlib.contextmanager
+def _bounded(
+    item: Input, limits: ReadLimits, scratch: Path, *, header: bool
+) -> Iterator[tuple[Input, list[LongLine]]]:
+    """The input as the parsers may read it, and its lines too long to read (see
+    :mod:`civicstat.warehouse.bounds`): itself, or a copy without those lines, in a
+    scratch folder next to the new version's that is removed afterwards."""
+    if item.format == "xlsx":
+        bounds.check_workbook(item.path, limits, item.name)
+    elif item.format == "parquet":
+        bounds.check_parquet(item.path, limits, item.name)
+    elif item.format not in ("csv", "tsv", "ndjson"):
+        bounds.check_decompressed(item.path, limits, item.name)
+    if item.format not in ("csv", "tsv", "ndjson"):
+        yield item, []
+        return
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".bounded-") as folder:
+        copy = Path(folder) / f"payload.{item.format}"
+        long = bounds.long_lines(item.path, limits, item.name, copy)
+        if header and long and long[0].number == 1:
+            reason = long[0].reason(limits.max_line_bytes)
+            raise LoadError(f"{item.name}: the header line is too long: {reason}")
+        yield (Input(copy, item.name, item.format, item.read_options) if long else item), long
 
 
 @contextlib.contextmanager
@@ -230,6 +286,8 @@ def _pull_csv(
     csv: CsvOptions,
     drift: dict[str, dict[str, str]],
     local: str,
+    limits: ReadLimits,
+    removed: Sequence[LongLine] = (),
 ) -> tuple[int, int, list[BadRow]]:
     """One CSV file, typed in one pass; rows DuckDB cannot convert are set aside with reasons.
 
@@ -237,6 +295,7 @@ def _pull_csv(
     the dialect: a malformed line is one quarantined row, not a failed sniff of the whole
     file. DuckDB does not bind prepared parameters reliably inside read_csv's options, so
     each option value is written as an escaped SQL literal (see :func:`literal`).
+    ``item`` may be a copy without the ``removed`` lines: line numbers are the payload's.
     """
     present, sample = _csv_head(item.path, csv)
     declared = _resolve(item.name, columns, present)
@@ -250,7 +309,8 @@ def _pull_csv(
     markers = ", ".join(literal(n) for n in csv.null_values or [""])
     common = (
         f"header = {str(csv.header).lower()}, delim = {literal(csv.delimiter)}, "
-        f"nullstr = [{markers}], encoding = {literal(csv.encoding)}"
+        f"nullstr = [{markers}], encoding = {literal(csv.encoding)}, "
+        f"{_line_size(limits.max_line_bytes)}"
     )
     if csv.strict:
         # RFC 4180, every column named and typed: a malformed line is one quarantined row.
@@ -297,7 +357,12 @@ def _pull_csv(
     by_line: dict[int, list[tuple[Any, ...]]] = {}
     for row in rejected:
         by_line.setdefault(int(row[0]), []).append(row)
-    lines = _physical_lines(item.path, [int(rows[0][1]) for rows in by_line.values()])
+    lines = {
+        position: bounds.original_line(line, removed)
+        for position, line in _physical_lines(
+            item.path, [int(rows[0][1]) for rows in by_line.values()]
+        ).items()
+    }
     bad = []
     for rows in list(by_line.values())[:MAX_QUARANTINED]:
         names = ", ".join(str(r[2]) for r in rows if r[2]) or None
@@ -382,21 +447,38 @@ def _pull_staged(
     return int(written[0]) if written else 0, bad_count, rows
 
 
+def _line_size(limit: int) -> str:
+    """DuckDB's own line bound, the same as the scan's, and a buffer that holds two such
+    lines: by default DuckDB sizes it at 16 lines, which costs memory and nothing more
+    (the scan already set aside every line longer than the bound)."""
+    return f"max_line_size = {limit}, buffer_size = {max(2 * limit, 16 * bounds.MIB)}"
+
+
 def _csv_head(path: Path, csv: CsvOptions) -> tuple[list[str], list[list[str]]]:
     """The CSV's column names and its first rows (at most ``timezones.SAMPLE_ROWS``). A
     repeated name gets _1, _2... as DuckDB names them (DECC week 40 repeats one)."""
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     encoding = "utf-8-sig" if csv.encoding == "utf-8" else csv.encoding
     sample: list[list[str]] = []
-    with opener(path, "rt", encoding=encoding, newline="", errors="replace") as handle:
+    with (
+        bounds.opened(path) as raw,
+        io.TextIOWrapper(raw, encoding=encoding, newline="", errors="replace") as handle,
+    ):
         reader = pycsv.reader(handle, delimiter=csv.delimiter)
-        first = next(reader, [])
+        try:
+            first = next(reader, [])
+        except pycsv.Error as error:
+            raise LoadError(f"{path.name}: the header line cannot be read: {error}") from error
         if not csv.header:
             sample.append(first)
-        # A malformed line ends the sample: DuckDB's read reports it.
+        # A malformed line ends the sample (DuckDB's read reports it), and so does its size:
+        # lines may be long (up to CIVICSTAT_MAX_LINE_BYTES each).
+        budget = _SAMPLE_CHARS
         with contextlib.suppress(pycsv.Error):
             for row in itertools.islice(reader, timezones.SAMPLE_ROWS - len(sample)):
                 sample.append(row)
+                budget -= sum(map(len, row))
+                if budget < 0:
+                    break
     if not first:
         raise LoadError(f"{path.name}: the file is empty (no header line)")
     names = first if csv.header else [f"column{i}" for i in range(len(first))]
@@ -460,8 +542,7 @@ def _physical_lines(path: Path, positions: Sequence[int]) -> dict[int, int]:
     spans lines makes the file's lines and DuckDB's record numbers differ."""
     wanted = sorted(set(positions))
     result: dict[int, int] = {}
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with bounds.opened(path) as handle:
         offset = breaks = index = 0
         while index < len(wanted) and (chunk := handle.read(1 << 20)):
             while index < len(wanted) and wanted[index] < offset + len(chunk):
