@@ -169,6 +169,8 @@ def check_query(query: str, *, dialect: str | None, strict: bool) -> None:
         if not strict:
             return
         raise ConnectorError(f"the query cannot be checked as one SELECT: {error}") from error
+    except RecursionError:  # what cannot be checked never runs
+        raise _refused("it is nested too deeply to be checked") from None
     if len(statements) != 1:
         raise _refused(f"it holds {len(statements)} statements")
     statement = statements[0]
