@@ -156,7 +156,7 @@ def pull(
         )
         header = item.format in ("csv", "tsv") and item_csv.header
         try:
-            with _bounded(item, limits, folder.parent, header=header) as (readable, long):
+            with _bounded(item, limits, folder, header=header) as (readable, long):
                 if item.format in ("csv", "tsv"):
                     within = _scaled(on_progress, sum(sizes[:index]), sizes[index], total)
                     with watching(con, within):
@@ -210,7 +210,8 @@ def _bounded(
 ) -> Iterator[tuple[Input, list[LongLine]]]:
     """The input as the parsers may read it, and its lines too long to read (see
     :mod:`civicstat.warehouse.bounds`): itself, or a copy without those lines, in a
-    scratch folder next to the new version's that is removed afterwards."""
+    scratch folder inside the new version's (a run that dies leaves it where a discarded
+    version's files go), removed afterwards."""
     if item.format == "xlsx":
         bounds.check_workbook(item.path, limits, item.name)
     elif item.format == "parquet":
