@@ -1,5 +1,7 @@
 """`civicstat validate` and `apply` on specs built to take them down: every one is a
-``file:line:column: message`` line and exit 2, within a memory limit and a time limit.
+``file:line:column: message`` line and exit 2, within a memory limit and a time limit
+(YAML bombs, and expressions, SQL queries and patterns nested past what a parser's
+recursion takes).
 
 Each run is the installed script in a child process whose address space is capped at
 1 GiB (an alias bomb used to need tens of GiB), with a timeout: as CI or cron runs it.
@@ -53,6 +55,24 @@ HOSTILE: dict[str, tuple[str | bytes, str]] = {
     "long-scalar": ("id: " + "x" * 3_000_000 + "\n", "larger than 1 MiB"),
     "fifty-megabytes": ("items:\n" + "  - {a: 1, b: two, c: [1, 2, 3]}\n" * 1_600_000, "1 MiB"),
 }
+SOURCE = "id: {id}\ntitle: Probe\nowner: customer-service\ncolumns: [{name: a, type: string}]\n"
+# Sources whose SQL query or quality pattern nests 3,000 deep (each parser recurses).
+HOSTILE_SOURCES: dict[str, tuple[str, str]] = {
+    "nested_query": (
+        SOURCE
+        + "connector: sql\noptions:\n  url_env: ERP_URL\n  query: SELECT "
+        + "(" * 3000
+        + "1"
+        + ")" * 3000
+        + "\n",
+        "nested too deeply to be checked",
+    ),
+    "nested_pattern": (
+        SOURCE + "options: {path: data/service_requests.csv}\nquality:\n"
+        "  - {check: regex, column: a, pattern: '" + "(" * 3000 + "a" + ")" * 3000 + "'}\n",
+        "nests its groups too deeply",
+    ),
+}
 
 
 def _limit_memory() -> None:
@@ -85,6 +105,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
             file.write_bytes(content)
         else:
             file.write_text(content.replace("{id}", name), encoding="utf-8")
+    for name, (content, _) in HOSTILE_SOURCES.items():
+        (root / "sources" / f"{name}.yaml").write_text(content.replace("{id}", name))
     return root
 
 
@@ -97,13 +119,15 @@ def test_every_hostile_spec_file_is_one_placed_issue_and_exit_2(
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
-    assert lines[-1] == f"{len(HOSTILE)} problem(s) found"
+    assert lines[-1] == f"{len(HOSTILE) + len(HOSTILE_SOURCES)} problem(s) found"
     issues = [ISSUE_LINE.match(line) for line in lines[:-1]]
     assert all(issues), lines
     found = {m["path"]: m["message"] for m in issues if m}
-    assert set(found) == {f"measures/{name}.yaml" for name in HOSTILE}
-    for name, (_, word) in HOSTILE.items():
-        assert word in found[f"measures/{name}.yaml"], (name, found[f"measures/{name}.yaml"])
+    expected = {f"measures/{name}.yaml": word for name, (_, word) in HOSTILE.items()}
+    expected |= {f"sources/{name}.yaml": word for name, (_, word) in HOSTILE_SOURCES.items()}
+    assert set(found) == set(expected)
+    for path, word in expected.items():
+        assert word in found[path], (path, found[path])
     assert seconds < SECONDS
 
 

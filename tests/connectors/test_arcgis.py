@@ -296,3 +296,11 @@ def test_an_arcgis_layer_is_ingested_with_its_geometry(
     assert rows[2][3] == "23223-1201"
     assert json.loads(rows[5][4]) == FEATURES[5]["geometry"]
     assert rows[6][4] is None
+
+
+def test_geojson_nested_past_the_parsers_recursion_is_reported(
+    tmp_path: Path, layer: FaultServer
+) -> None:
+    layer.inject(Reply(200, b'{"features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+    with pytest.raises(ConnectorError, match=r"page 1 from .*not valid JSON \(maximum recursion"):
+        list(arcgis(tmp_path, layer).fetch())

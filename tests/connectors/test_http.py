@@ -388,3 +388,13 @@ def test_an_http_source_is_ingested_through_the_pipeline(
         assert result.version is not None
         rows = version_rows(ctx, result.version, "id, permit, value")
     assert rows == [(r["id"], r["permit"], r["value"]) for r in RECORDS]
+
+
+def test_json_nested_past_the_parsers_recursion_fails_the_page_not_the_process(
+    tmp_path: Path, offset_server: FaultServer
+) -> None:
+    pages = paged(tmp_path, offset_server).fetch()
+    next(pages)
+    offset_server.inject(Reply(200, b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+    with pytest.raises(ConnectorError, match=r"page 2 from .*not valid JSON \(maximum recursion"):
+        next(pages)

@@ -336,3 +336,11 @@ def test_a_page_where_soda_omits_a_null_field_loads_it_as_null(
             result = ingest_service.ingest(ctx, admin, "nyc311").result
             assert result.version is not None
             assert result.version.row_count == 1000
+
+
+def test_json_nested_past_the_parsers_recursion_is_reported(
+    tmp_path: Path, portal: FaultServer
+) -> None:
+    portal.inject(Reply(200, b"[" * 100_000 + b"]" * 100_000))
+    with pytest.raises(ConnectorError, match=r"page 1 from .*not valid JSON \(maximum recursion"):
+        list(socrata(tmp_path, portal).fetch())

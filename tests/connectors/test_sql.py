@@ -422,3 +422,15 @@ def test_postgres_rows_stream_a_chunk_at_a_time_never_all_at_once(postgres_serve
     stream.close()
     assert time.monotonic() - started < 10
     assert len(set(pq.read_table(first.open()).column("g").to_pylist())) == 1_000
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT " + "(" * 3000 + "1" + ")" * 3000, "nested too deeply to be checked"),
+        ("SELECT {:!!`}", "cannot be checked as one SELECT"),  # SQLGlot's own AttributeError
+    ],
+)
+def test_a_query_the_checker_cannot_follow_never_runs(query: str, message: str) -> None:
+    with pytest.raises(ConnectorError, match=message):
+        check_query(query, dialect="postgres", strict=True)

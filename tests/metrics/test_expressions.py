@@ -263,3 +263,8 @@ def test_simple_case_quoted_times_and_negative_round_digits_compute(
 def test_an_operator_without_its_operand_is_a_problem_not_a_crash(sql: str) -> None:
     assert check(sql, TYPED)
     assert check(sql, TYPED, value=True)
+
+
+def test_text_the_sql_parser_itself_trips_on_is_a_problem_not_a_crash() -> None:
+    # Found by bench/fuzz_conditions.py: SQLGlot raises an AttributeError on it.
+    assert check("{:!!`}", TYPED) == ["cannot parse a condition"]

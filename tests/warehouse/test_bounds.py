@@ -118,6 +118,17 @@ def test_a_workbook_that_expands_past_the_bound_is_refused_unread(tmp_path: Path
         pull(tmp_path, book, "xlsx", ReadLimits(max_decompressed_bytes=4 << 20))
 
 
+def test_a_workbook_of_too_many_files_is_refused_unread(tmp_path: Path) -> None:
+    book = tmp_path / "many.xlsx"
+    openpyxl.Workbook().save(book)
+    with zipfile.ZipFile(book, "a") as archive:
+        for index in range(bounds.MAX_ARCHIVE_MEMBERS):
+            archive.writestr(f"xl/media/{index}.bin", b"")
+
+    with pytest.raises(loader.LoadError, match=r"many.xlsx: holds 10,0\d\d files, more than"):
+        pull(tmp_path, book, "xlsx", ReadLimits())
+
+
 def test_a_parquet_file_whose_row_groups_expand_past_the_bound_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "big.parquet"
     pq.write_table(pa.table({"id": pa.array(range(1 << 20), pa.int64())}), path)  # 8 MiB

@@ -120,7 +120,7 @@ def _page(body: bytes, number: int, shown: str) -> tuple[list[Any], bool]:
     """A page's features, and whether the layer says more remain."""
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ConnectorError(
             f"page {number} from {shown} is not valid JSON ({error}); the response may have "
             "been cut off"
@@ -191,7 +191,7 @@ def read_geojson(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict
 def _features(path: str) -> list[dict[str, Any]]:
     try:
         document = json.loads(Path(path).read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise readers.ReadError(f"{Path(path).name} is not valid GeoJSON: {error}") from error
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):

@@ -254,7 +254,7 @@ class HttpConnector:
             return None, _csv_rows(body, self.options.csv)
         try:
             document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ConnectorError(
                 f"page {number} from {shown} is not valid JSON ({error}); the response may "
                 "have been cut off"

@@ -156,7 +156,7 @@ class SocrataConnector:
 def _rows(body: bytes, number: int, shown: str) -> list[Any]:
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ConnectorError(
             f"page {number} from {shown} is not valid JSON ({error}); the response may have "
             "been cut off"

@@ -219,7 +219,9 @@ def check_query(query: str, *, dialect: str | None, strict: bool) -> None:
     """
     try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
-    except sqlglot.errors.SqlglotError as error:
+    except RecursionError:  # what cannot be checked never runs
+        raise _refused("it is nested too deeply to be checked") from None
+    except Exception as error:  # a SqlglotError, or SQLGlot's own bug on odd text
         if not strict:
             return
         raise ConnectorError(f"the query cannot be checked as one SELECT: {error}") from error

@@ -97,12 +97,17 @@ def _parse_uncached(sql: str, what: str) -> exp.Expression:
     dialect = sqlglot.Dialect.get_or_raise("duckdb")
     try:
         tokens = dialect.tokenize(sql)
-        _check_nesting(tokens, what)
+    except sqlglot.errors.SqlglotError as error:
+        raise ExpressionError(f"cannot parse {what}: {_first_line(error)}") from error
+    _check_nesting(tokens, what)
+    try:
         trees = dialect.parser().parse(tokens, sql)
     except sqlglot.errors.SqlglotError as error:
         raise ExpressionError(f"cannot parse {what}: {_first_line(error)}") from error
     except RecursionError as error:  # a guard behind _check_nesting's bound
         raise ExpressionError(f"{what} is nested too deeply to read") from error
+    except Exception as error:  # SQLGlot fails on some odd text with its own bugs
+        raise ExpressionError(f"cannot parse {what}") from error
     statements = [t for t in trees if t is not None]
     if len(statements) != 1:
         raise ExpressionError(

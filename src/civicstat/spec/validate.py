@@ -491,6 +491,8 @@ def _regex_problem(pattern: str) -> str | None:
         re.compile(_RE2_UNICODE_CLASS.sub("x", pattern))
     except re.error as error:
         return f"is not a regular expression: {error}"
+    except RecursionError:  # Python's parser recurses once per group (RE2's stops at 1000)
+        return "nests its groups too deeply"
     if _NOT_IN_RE2.search(pattern):
         return "uses look-around or a back-reference, which DuckDB's regular expressions lack"
     return None

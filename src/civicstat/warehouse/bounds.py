@@ -28,6 +28,7 @@ MIB = 1 << 20
 GIB = 1 << 30
 _CHUNK = 4 * MIB
 _RAW_BYTES = 1_000  # what the quarantine keeps of a line too long to load
+MAX_ARCHIVE_MEMBERS = 10_000  # files in one workbook (a real one holds a few dozen)
 
 
 class PayloadTooLarge(ValueError):
@@ -282,13 +283,19 @@ def check_decompressed(path: Path, limits: ReadLimits, name: str) -> None:
 
 def check_workbook(path: Path, limits: ReadLimits, name: str) -> None:
     """An .xlsx is a zip: what its members say they expand to (zipfile stops reading a
-    member at its declared size) is held under the decompressed bound."""
+    member at its declared size) is held under the decompressed bound, and their number
+    under :data:`MAX_ARCHIVE_MEMBERS`."""
     try:
         with zipfile.ZipFile(path) as archive:
-            size = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
     except zipfile.BadZipFile:
         return  # not a zip: the workbook reader says what is wrong with it
-    _check_size(size, limits, name)
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise PayloadTooLarge(
+            f"{name}: holds {len(members):,} files, more than the {MAX_ARCHIVE_MEMBERS:,} "
+            "a workbook may have"
+        )
+    _check_size(sum(info.file_size for info in members), limits, name)
 
 
 def check_parquet(path: Path, limits: ReadLimits, name: str) -> None:

@@ -217,8 +217,8 @@ def _bounded(
 ) -> Iterator[tuple[Input, list[LongLine]]]:
     """The input as the parsers may read it, and its lines too long to read (see
     :mod:`civicstat.warehouse.bounds`): itself, or a copy without those lines, in a
-    scratch folder inside the new version's (so a killed run leaves nothing but that
-    folder for the lake sweep), removed afterwards."""
+    scratch folder inside the new version's (a run that dies leaves it where a discarded
+    version's files go), removed afterwards."""
     if item.format == "xlsx":
         bounds.check_workbook(item.path, limits, item.name)
     elif item.format == "parquet":
