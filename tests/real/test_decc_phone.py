@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from workspaces import (
     check_results,
     column_types,
@@ -30,6 +31,7 @@ from workspaces import (
 )
 
 from civicstat.governance.actors import Actor, operator
+from civicstat.metadata.models import QualityResult
 from civicstat.pipeline.ingest import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services.context import Context
@@ -251,14 +253,23 @@ def test_mislabeled_day_fails_the_run_when_the_check_is_an_error(
     folder: Path, tmp_path: Path
 ) -> None:
     """An office that would rather publish nothing than a wrong week declares the check
-    with severity error: the run fails and says which hours repeat."""
+    with severity error: the run fails naming the check, and the check's result says which
+    hours repeat (the run's error quotes no value: it is shown to whoever reads runs)."""
     ctx, outcome = ingest_once(
         tmp_path / "ws", source_spec(folder, severity="error"), operator("pytest")
     )
     try:
         assert isinstance(outcome, IngestError)
-        assert "unique hour_start" in str(outcome)
-        assert "2025-12-03" in str(outcome)
+        assert "unique hour_start: failed on 48 rows" in str(outcome)
+        assert "2025-12-03" not in str(outcome)
+        with ctx.db.session() as session:
+            result = session.scalars(
+                select(QualityResult).where(
+                    QualityResult.run_id == outcome.run_id, QualityResult.check == "unique"
+                )
+            ).one()
+        assert not result.passed
+        assert "2025-12-03" in result.detail
         assert run_record(ctx, outcome.run_id).data_version_id is None
     finally:
         ctx.close()
