@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import time
 from collections.abc import Callable
@@ -25,9 +26,15 @@ def measure(fn: Callable[..., Any], *args: Any) -> tuple[float, int]:
     queue = ctx.Queue()
     process = ctx.Process(target=_child, args=(fn, args, queue))
     process.start()
-    result = queue.get()
+    result = None
+    while result is None:
+        try:
+            result = queue.get(timeout=1)
+        except queue_module.Empty:
+            if not process.is_alive():  # died without an answer: never wait for one
+                break
     process.join()
-    if process.exitcode != 0:
+    if process.exitcode != 0 or result is None:
         raise RuntimeError(f"benchmark process failed with exit code {process.exitcode}")
     seconds, peak = result
     return float(seconds), int(peak)

@@ -165,7 +165,8 @@ def civicstat_ingest(root: str) -> float:
     from civicstat.services.context import Context
     from civicstat.settings import Settings
 
-    ctx = Context(Settings(workspace=Path(root)))
+    # The CSV lies beside the workspaces, in a folder the bench names as a data root.
+    ctx = Context(Settings(workspace=Path(root), data_roots=(Path(root).parent,)))
     ctx.migrate()
     workspace.apply(ctx, operator("bench"))
     start = time.perf_counter()
