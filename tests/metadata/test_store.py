@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text, update
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets, observations
@@ -23,7 +24,6 @@ from civicstat.metadata.models import (
     Revision,
     SpecObject,
 )
-from civicstat.metadata.observations import ObservationRow
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 

@@ -39,9 +39,9 @@ from ibis.expr.types import Table
 from pyspark.sql import SparkSession
 from sqlalchemy.engine import make_url
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.governance.actors import operator
 from civicstat.metadata import datasets, observations
-from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import composite, compute, kinds
 from civicstat.services import measures, populations
 from civicstat.services import workspace as workspace_service

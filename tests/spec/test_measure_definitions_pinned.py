@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from civicstat.demo.riverton import write_workspace
-from civicstat.metrics import kinds
+from civicstat.spec import measure_kinds as kinds
 from civicstat.spec.example import write_example
 from civicstat.spec.models import Measure
 from civicstat.spec.validate import load_workspace
@@ -27,7 +27,9 @@ GOLDEN = Path(__file__).parent / "golden" / "measure_definitions.json"
 
 def _full_hash(measures: dict[str, Measure], measure: Measure) -> str:
     parts = [definition_hash(measure)]
-    parts += [_full_hash(measures, measures[d]) for d in kinds.get(measure.kind).depends_on(measure)]
+    parts += [
+        _full_hash(measures, measures[d]) for d in kinds.get(measure.kind).depends_on(measure)
+    ]
     if len(parts) == 1:
         return parts[0]
     return hashlib.sha256("+".join(parts).encode()).hexdigest()

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.metadata.models import Observation, utcnow
-
-
-@dataclass(frozen=True)
-class ObservationRow:
-    period_start: dt.date
-    period_end: dt.date
-    slice_key: str
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    n: int
 
 
 def replace_current(

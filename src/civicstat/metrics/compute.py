@@ -17,11 +17,12 @@ from typing import Any
 import ibis
 from ibis.expr.types import Table
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.domain.periods import period_of
-from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import kinds
-from civicstat.metrics.expressions import parse, to_ibis
+from civicstat.metrics.expressions import to_ibis
 from civicstat.metrics.time import period_start, spine, window_bounds
+from civicstat.spec.language import parse
 from civicstat.spec.models import Measure
 
 ALL = ""  # slice key of the all-rows total
@@ -74,13 +75,13 @@ def expression(
         span = data_range(measure, rows, from_period)
     else:
         span = (None, None)
-    if isinstance(kind, kinds.Backlog) and from_period is not None:
+    if kind.flow and from_period is not None:
         return _backlog_changes(measure, rows, span, env, from_period)
     if from_period is not None:
         rows = _rows_for_refresh(measure, rows, time, env, from_period)
     rows = kind.prepare(measure, rows, env)
     dimensions: list[str] = list(measure.breakdowns)
-    if isinstance(kind, kinds.Backlog):
+    if kind.flow:
         rows = _open_at_period_end(measure, rows, span, env, from_period)
         if measure.aging:
             dimensions.append(AGE)
@@ -102,7 +103,7 @@ def expression(
 def spanned(measure: Measure) -> bool:
     """A window or a backlog: a value at every period from the data's first to its latest,
     rows in it or not, so computing one asks the rows for their time span."""
-    return measure.window is not None or isinstance(row_kind(measure), kinds.Backlog)
+    return measure.window is not None or row_kind(measure).flow
 
 
 def latest_period(
@@ -276,7 +277,7 @@ def _observations(
     env: kinds.Env,
     denominators: Denominators | None,
 ) -> Iterator[ObservationRow]:
-    scale = _scale(measure, kind)
+    scale = kind.scale(measure)
     for row in rows:
         period = period_of(row["_period"], measure.grain, env.fiscal_start_month)
         num, den, value = row["num"], row["den"], row["val"]
@@ -332,7 +333,7 @@ def data_range(
     """
     kind = row_kind(measure)
     columns = [kind.time_column(measure)]
-    if isinstance(kind, kinds.Backlog):
+    if kind.flow:
         assert measure.end is not None
         columns.append(measure.end)
     if from_period is None:
@@ -348,15 +349,6 @@ def data_range(
     ]
     his = [h for h in _stack(parts).to_pyarrow().column("hi").to_pylist() if h is not None]
     return (from_period, max(his)) if his else (None, None)
-
-
-def _scale(measure: Measure, kind: kinds.RowKind) -> float:
-    if isinstance(kind, kinds.Rate):
-        assert measure.per is not None
-        return measure.per
-    if isinstance(kind, kinds.Share):
-        return 100.0 if kind.unit(measure) == "percent" else 1.0
-    return 1.0
 
 
 def _in_windows(

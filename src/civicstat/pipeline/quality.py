@@ -38,7 +38,8 @@ from ibis.backends.sql.datatypes import DuckDBType
 
 from civicstat.excerpt import quoted
 from civicstat.metrics import expressions
-from civicstat.metrics.expressions import ExpressionError
+from civicstat.spec import language
+from civicstat.spec.language import ExpressionError
 from civicstat.spec.models import (
     AcceptedValuesCheck,
     FreshnessCheck,
@@ -124,7 +125,7 @@ def quoted_columns(check: str, target: str, passed: bool = False) -> tuple[str, 
             return (target,)
         case "sql":
             try:
-                return tuple(sorted(expressions.referenced_columns(expressions.parse(target))))
+                return tuple(sorted(language.referenced_columns(language.parse(target))))
             except ExpressionError:
                 return None
     return None
@@ -390,11 +391,11 @@ def _freshness(check: FreshnessCheck, table: _Relation, now: dt.datetime) -> _Ru
 def _sql(check: SqlCheck, table: _Relation) -> _Run:
     # The condition checker only needs to know which columns are boolean.
     types = {name: type_.lower() for name, type_ in table.types.items()}
-    problems = expressions.check(check.condition, types)
+    problems = language.check(check.condition, types)
     if problems:
         raise ExpressionError("; ".join(problems))
-    tree = expressions.parse(check.condition)
-    referenced = sorted(expressions.referenced_columns(tree))
+    tree = language.parse(check.condition)
+    referenced = sorted(language.referenced_columns(tree))
     try:
         schema = {name: DuckDBType.from_string(type_) for name, type_ in table.types.items()}
         rows = ibis.table(schema, name=table.name)

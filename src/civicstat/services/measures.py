@@ -15,13 +15,13 @@ from ibis.expr.types import Table
 from sqlalchemy.orm import Session
 
 from civicstat.domain.calendars import BusinessCalendar
+from civicstat.domain.observations import ObservationRow
 from civicstat.domain.periods import period_of
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import MEASURE_COMPUTE, Resource, require
 from civicstat.metadata import datasets, observations
 from civicstat.metadata.models import DataVersion
-from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import composite, kinds
 from civicstat.metrics import compute as engine
 from civicstat.recent import Recent

@@ -18,9 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from civicstat.connectors import registry
-from civicstat.metrics import expressions, kinds
-from civicstat.spec import _governance, _measures
+from civicstat.spec import _governance, _measures, _plugins, language, measure_kinds
 from civicstat.spec._errors import hint, lower_first, model_issues, what, where
 from civicstat.spec.boundary import Boundary
 from civicstat.spec.models import (
@@ -112,7 +110,8 @@ def json_schema() -> dict[str, Any]:
         f"{MEASURES_DIR}/*.yaml": Measure,
         f"{SOURCES_DIR}/*.yaml": Source,
     }
-    connectors = {name: cls.Options for name, cls in sorted(registry.available().items())}
+    installed = _plugins.loadable(_plugins.CONNECTORS)
+    connectors = {name: cls.Options for name, cls in sorted(installed.items())}
     models = dict.fromkeys([*files.values(), *connectors.values()])
     refs, schema = models_json_schema(
         [(m, "validation") for m in models], ref_template="#/$defs/{model}"
@@ -219,13 +218,13 @@ class _Validator:
         machine lets a source read), and the schedule is cron."""
         data = source.data
         name = data.get("connector", "file")
-        installed = registry.available()
-        if isinstance(name, str) and name not in installed:
+        connector = _plugins.load(_plugins.CONNECTORS, name) if isinstance(name, str) else None
+        if isinstance(name, str) and connector is None:
+            installed = _plugins.loadable(_plugins.CONNECTORS)
             known = ", ".join(sorted(installed)) or "none"
             message = f"unknown connector {name!r}{hint(name, installed)} (installed: {known})"
             self.at(source, ("connector",), message)
-        elif isinstance(name, str) and isinstance(data.get("options", {}), dict):
-            connector = installed[name]
+        elif connector is not None and isinstance(data.get("options", {}), dict):
             try:
                 options = connector.Options.model_validate(data.get("options", {}))
             except ValidationError as error:
@@ -312,7 +311,7 @@ class _Validator:
             problems = list(_measures.kind_problems(data))
             problems += _measures.reference_problems(data, by_id)
             problems += _measures.population_problems(data, columns_of)
-            kind = kinds.available().get(str(data.get("kind")))
+            kind = measure_kinds.available().get(str(data.get("kind")))
             if kind is not None and isinstance(measure.model, Measure):
                 problems += [((f,), message) for f, message in kind.problems(measure.model)]
             if "dataset" in data:
@@ -470,7 +469,7 @@ def _quality_problems(check: dict[str, Any], columns: dict[str, str]) -> Iterato
         yield ("pattern",), f"pattern {pattern!r} {problem}"
     condition = check.get("condition")
     if kind == "sql" and isinstance(condition, str):
-        for problem in expressions.check(condition, columns):
+        for problem in language.check(condition, columns):
             yield ("condition",), f"condition: {problem}"
 
 

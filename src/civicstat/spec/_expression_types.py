@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlglot import exp
 
-from civicstat.metrics._literals import (
+from civicstat.spec._literals import (
     ExpressionError,
     interval_parts,
     number,
