@@ -31,7 +31,7 @@ from civicstat.connectors import _s3
 from civicstat.connectors._net import Guard, RefusedAddress
 from civicstat.connectors.arcgis import ArcGISConnector, ArcGISOptions
 from civicstat.connectors.base import ConnectorContext, ConnectorError
-from civicstat.connectors.file import FileConnector
+from civicstat.connectors.file import FileConnector, FileOptions
 from civicstat.connectors.http import HttpConnector, HttpOptions
 from civicstat.connectors.socrata import SocrataConnector, SocrataOptions
 from civicstat.connectors.sql import SqlConnector, SqlOptions
@@ -45,7 +45,6 @@ from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.spec.boundary import Boundary
-from civicstat.spec.models import FileOptions
 from civicstat.spec.validate import validate_workspace
 from civicstat.warehouse import loader
 

@@ -39,9 +39,10 @@ import duckdb
 
 from civicstat import private_files
 from civicstat.excerpt import LIMIT, excerpt, listing, quoted
-from civicstat.spec.models import Column, CsvOptions
+from civicstat.spec.models import Column
 from civicstat.warehouse import bounds, readers, timezones
 from civicstat.warehouse.bounds import LongLine, PayloadTooLarge, ReadLimits
+from civicstat.warehouse.csv_format import CsvOptions
 
 DUCKDB_TYPES = {
     "string": "VARCHAR",
