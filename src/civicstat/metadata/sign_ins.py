@@ -1,5 +1,5 @@
 """Sign-in attempts kept for a while: counted by client, by client and user name, and by
-account, over a sliding window (``services.sign_in`` decides what the counts mean)."""
+account, over a sliding window (``services.accounts.sign_in`` decides what the counts mean)."""
 
 from __future__ import annotations
 

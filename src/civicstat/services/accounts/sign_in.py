@@ -39,8 +39,8 @@ from civicstat.governance.audit import Event, Outcome
 from civicstat.governance.passwords import verify_password
 from civicstat.metadata import accounts, sign_ins
 from civicstat.metadata.models import SignInAttempt, SignInChallenge, User, utcnow
+from civicstat.services.accounts.users import TOTP_PURPOSE, actor_of
 from civicstat.services.context import Context
-from civicstat.services.users import TOTP_PURPOSE, actor_of
 from civicstat.settings import Settings
 
 log = logging.getLogger(__name__)

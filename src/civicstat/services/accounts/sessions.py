@@ -18,9 +18,9 @@ from civicstat.governance.actors import Actor
 from civicstat.metadata import accounts
 from civicstat.metadata.models import WebSession, utcnow
 from civicstat.services import access
+from civicstat.services.accounts.users import actor_of
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput
-from civicstat.services.users import actor_of
 
 _SEEN_EVERY = dt.timedelta(minutes=1)  # at most one write per session per minute
 

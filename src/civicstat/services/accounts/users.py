@@ -1,6 +1,6 @@
 """User accounts: add, list, change role, disable and enable, unlock, enrol a second factor.
 
-Sessions read the user afresh on every request (``services.sessions``), so a change made
+Sessions read the user afresh on every request (``services.accounts.sessions``), so a change made
 here takes effect on the user's next request. No change may leave the workspace without an
 active administrator: the one who could undo it.
 """
