@@ -33,9 +33,10 @@ from civicstat.governance.permissions import (
 )
 from civicstat.metadata import access_requests, accounts
 from civicstat.metadata.models import AccessRequest
+from civicstat.plan import AppliedPlan
 from civicstat.services.accounts.users import actor_of
 from civicstat.services.audit import require_recorded
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound, PermissionDenied
 from civicstat.spec.models import Agreement
 

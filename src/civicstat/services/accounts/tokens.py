@@ -27,7 +27,8 @@ from civicstat.governance.permissions import (
 )
 from civicstat.metadata import accounts
 from civicstat.metadata.models import ApiToken, utcnow
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.plan import AppliedPlan
+from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
 
 PREFIX = "cst_"  # lets secret scanners (and people) recognise a CivicStat token
