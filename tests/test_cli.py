@@ -24,7 +24,7 @@ from civicstat import cli
 from civicstat.cli import app
 from civicstat.governance.actors import Role
 from civicstat.metadata import datasets
-from civicstat.services import sign_in as sign_in_service
+from civicstat.services.accounts import sign_in as sign_in_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 

@@ -49,9 +49,9 @@ from civicstat.services import lake as lake_service
 from civicstat.services import measures as measures_service
 from civicstat.services import publication as publication_service
 from civicstat.services import runs as runs_service
-from civicstat.services import tokens as tokens_service
-from civicstat.services import users as users_service
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens as tokens_service
+from civicstat.services.accounts import users as users_service
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied, ServiceError
 from civicstat.settings import Settings

@@ -40,8 +40,8 @@ from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import IngestRun, QuarantinedRow
 from civicstat.pipeline.ingest import IngestError
 from civicstat.services import ingest as ingest_service
-from civicstat.services import users as users_service
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import users as users_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.spec.boundary import Boundary

@@ -35,7 +35,8 @@ from civicstat.governance import audit, totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, IngestRun, QuarantinedRow
 from civicstat.pipeline.ingest import IngestError
-from civicstat.services import ingest, users, workspace
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 # The runs page's views, beyond the plain walk of every GET route.

@@ -20,7 +20,8 @@ import uvicorn
 from web_helpers import PASSWORD, MakeUser, hidden_field
 
 from civicstat.governance.actors import ANONYMOUS, Actor, Role
-from civicstat.services import ingest, live, sessions, sign_in
+from civicstat.services import ingest, live
+from civicstat.services.accounts import sessions, sign_in
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied
 from civicstat.settings import Settings

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from web_helpers import ON_SQLITE_ONLY, PASSWORD, MakeClient, MakeUser, sign_in, table_rows, tags
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import ingest, users, workspace
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.web.charts import format_value
 from civicstat.web.figures import change

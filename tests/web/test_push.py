@@ -27,8 +27,8 @@ from civicstat.metadata.models import (
     RawFile,
 )
 from civicstat.services import push as push_service
-from civicstat.services import tokens
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens
 from civicstat.services.context import Context
 
 URL = "/api/v1/sources/cad_calls/records"

@@ -11,13 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor, Role
 from civicstat.governance.permissions import CATALOG_READ, Resource, require
-from civicstat.metadata import datasets
-from civicstat.metadata.models import User
+from civicstat.metadata import accounts, datasets
 from civicstat.plan import AppliedPlan
 from civicstat.services import access, publication, series
 from civicstat.services.context import Context
@@ -143,17 +141,7 @@ def _entry(session: Session, plan: AppliedPlan, source: Source, now: dt.datetime
 
 
 def _stewards(session: Session, department: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(User.username)
-            .where(
-                User.role == Role.STEWARD.value,
-                User.department == department,
-                User.is_active.is_(True),
-            )
-            .order_by(User.username)
-        )
-    )
+    return accounts.active_names_with_role(session, Role.STEWARD.value, department)
 
 
 def _freshness(session: Session, source: Source, now: dt.datetime) -> FreshnessEntry:

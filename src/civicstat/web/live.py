@@ -21,7 +21,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from civicstat.governance.actors import ANONYMOUS, Actor
-from civicstat.services import live, sessions
+from civicstat.services import live
+from civicstat.services.accounts import sessions
 from civicstat.services.context import Context
 from civicstat.web.deps import SESSION_COOKIE, Ctx
 from civicstat.web.params import digits

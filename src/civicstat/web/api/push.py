@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from civicstat.governance.actors import Actor
 from civicstat.metadata.ids import INT64_MAX
 from civicstat.services import push as push_service
-from civicstat.services import tokens
+from civicstat.services.accounts import tokens
 from civicstat.services.push import PushAnswer
 from civicstat.web.deps import Ctx
 from civicstat.web.params import digits

@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import select
-
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import (
@@ -27,7 +25,7 @@ from civicstat.governance.permissions import (
     Resource,
     require,
 )
-from civicstat.metadata.ids import get_row
+from civicstat.metadata import accounts
 from civicstat.metadata.models import ApiToken, utcnow
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
@@ -127,7 +125,7 @@ def list_tokens(ctx: Context, actor: Actor) -> list[TokenInfo]:
     """Every token, revoked and expired ones too: they explain past pushes in the audit log."""
     require(actor, TOKEN_MANAGE, Resource("token", "*"))
     with ctx.db.session() as session:
-        return [_info(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]
+        return [_info(t) for t in accounts.tokens(session)]
 
 
 def revoke(
@@ -136,7 +134,7 @@ def revoke(
     """Stop a token working from its next request; revoking twice keeps the first time."""
     require(actor, TOKEN_MANAGE, Resource("token", str(token_id)))
     with ctx.db.write() as session:
-        row = get_row(session, ApiToken, token_id)
+        row = accounts.token(session, token_id)
         if row is None:
             raise NotFound.of("token", str(token_id))
         if row.revoked_at is None:
@@ -165,7 +163,7 @@ def authenticate_token(
     digest = hash_token(token_text)
     now = now or utcnow()
     with ctx.db.session() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        row = accounts.token_by_hash(session, digest)
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         if row.revoked_at is not None or row.expires_at <= now:
@@ -178,7 +176,7 @@ def authenticate_token(
         stale = row.last_used_at is None or now - row.last_used_at >= _USED_EVERY
     if stale:
         with ctx.db.write() as session:
-            found = session.get(ApiToken, token_id)
+            found = accounts.token(session, token_id)
             if found is not None and (
                 found.last_used_at is None or now - found.last_used_at >= _USED_EVERY
             ):

@@ -30,7 +30,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from civicstat.governance import audit, totp
@@ -38,10 +37,10 @@ from civicstat.governance import secrets as secret_keys
 from civicstat.governance.actors import ANONYMOUS, Actor
 from civicstat.governance.audit import Event, Outcome
 from civicstat.governance.passwords import verify_password
-from civicstat.metadata import sign_ins
+from civicstat.metadata import accounts, sign_ins
 from civicstat.metadata.models import SignInAttempt, SignInChallenge, User, utcnow
+from civicstat.services.accounts.users import TOTP_PURPOSE, actor_of
 from civicstat.services.context import Context
-from civicstat.services.users import TOTP_PURPOSE, actor_of
 from civicstat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def with_password(
     where = client_key(client)
     with ctx.db.write() as session:
         attempt_id = _admit(session, ctx.settings, name, where, now)
-        found = session.scalar(select(User).where(User.username == name))
+        found = accounts.user_by_name(session, name)
         stored_hash = found.password_hash if found is not None else None
         user_id = found.id if found is not None else None
     if attempt_id is None:
@@ -96,8 +95,8 @@ def with_password(
     # Outside any transaction (it is the slow part), and done for unknown names too.
     password_ok = verify_password(stored_hash, password)
     with ctx.db.write() as session:
-        attempt = session.get(SignInAttempt, attempt_id) or sign_ins.add(session, name, where, now)
-        user = session.get(User, user_id, with_for_update=True) if user_id is not None else None
+        attempt = sign_ins.find(session, attempt_id) or sign_ins.add(session, name, where, now)
+        user = accounts.user(session, user_id, for_update=True) if user_id is not None else None
         reason = _refusal(user, now) or (None if password_ok else "password")
         if reason is not None:
             _fail(session, ctx.settings, user, attempt, reason, now)
@@ -122,13 +121,13 @@ def with_code(
     where = client_key(client)
     key = secret_keys.secret_key(ctx.settings)
     with ctx.db.write() as session:
-        pending = session.get(SignInChallenge, _hash(challenge))
+        pending = accounts.challenge(session, _hash(challenge))
         if pending is None:
             return Refused(retry=False)
         if pending.expires_at <= now:
             session.delete(pending)
             return Refused(retry=False)
-        user = session.get(User, pending.user_id, with_for_update=True)
+        user = accounts.user(session, pending.user_id, for_update=True)
         assert user is not None  # a challenge belongs to a user (foreign key)
         sign_ins.serialise_attempts(session)
         if where is not None and _throttled(session, ctx.settings, user.username, where, now):
@@ -175,7 +174,7 @@ def challenge_csrf(
     again" by ``with_code``, rather than refused as forged."""
     now = now or utcnow()
     with ctx.db.session() as session:
-        pending = session.get(SignInChallenge, _hash(challenge))
+        pending = accounts.challenge(session, _hash(challenge))
         if pending is None or (pending.expires_at <= now and not expired_too):
             return None
         return pending.csrf_token
@@ -300,7 +299,7 @@ def _fail(
     # Tries while locked are refused as "locked": none counts towards the next lockout.
     user.failed_sign_ins = 0
     user.failures_after = sign_ins.last_id(session)
-    session.execute(delete(SignInChallenge).where(SignInChallenge.user_id == user.id))
+    accounts.drop_challenges(session, user.id)
     return True
 
 
@@ -334,11 +333,7 @@ def _from(where: str | None) -> dict[str, Any]:
 def _challenge(session: Session, user: User, now: dt.datetime) -> CodeNeeded:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     # A new password step replaces any earlier unfinished one; abandoned ones are swept.
-    session.execute(
-        delete(SignInChallenge).where(
-            (SignInChallenge.user_id == user.id) | (SignInChallenge.expires_at <= now)
-        )
-    )
+    accounts.drop_challenges(session, user.id, expired_at=now)
     session.add(
         SignInChallenge(
             token_hash=_hash(token),

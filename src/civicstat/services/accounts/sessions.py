@@ -15,11 +15,12 @@ import secrets
 from dataclasses import dataclass
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata.models import User, WebSession, utcnow
+from civicstat.metadata import accounts
+from civicstat.metadata.models import WebSession, utcnow
 from civicstat.services import access
+from civicstat.services.accounts.users import actor_of
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput
-from civicstat.services.users import actor_of
 
 _SEEN_EVERY = dt.timedelta(minutes=1)  # at most one write per session per minute
 
@@ -42,7 +43,7 @@ def open_session(
     csrf = secrets.token_urlsafe(32)
     with ctx.db.write() as session:
         if replacing:
-            old = session.get(WebSession, _hash(replacing))
+            old = accounts.web_session(session, _hash(replacing))
             if old is not None:
                 session.delete(old)
         session.add(
@@ -71,13 +72,13 @@ def resume_session(
     limit = dt.timedelta(hours=ctx.settings.session_hours)
     signed_in = None
     with ctx.db.session() as session:
-        row = session.get(WebSession, _hash(token))
+        row = accounts.web_session(session, _hash(token))
         if row is None:
             return None
         ended = (
             now >= row.expires_at or now >= row.created_at + limit or now - row.last_seen_at >= idle
         )
-        user = None if ended else session.get(User, row.user_id)
+        user = None if ended else accounts.user(session, row.user_id)
         if user is not None and user.is_active:
             signed_in = SignedIn(actor_of(user, mfa=row.mfa), row.csrf_token)
         touch = (
@@ -87,7 +88,7 @@ def resume_session(
         close_session(ctx, token)
     elif touch:
         with ctx.db.write() as session:
-            found = session.get(WebSession, _hash(token))
+            found = accounts.web_session(session, _hash(token))
             if found is not None:
                 found.last_seen_at = now
     if signed_in is not None:
@@ -98,7 +99,7 @@ def resume_session(
 
 def close_session(ctx: Context, token: str) -> None:
     with ctx.db.write() as session:
-        row = session.get(WebSession, _hash(token))
+        row = accounts.web_session(session, _hash(token))
         if row is not None:
             session.delete(row)
 

@@ -1,6 +1,6 @@
 """User accounts: add, list, change role, disable and enable, unlock, enrol a second factor.
 
-Sessions read the user afresh on every request (``services.sessions``), so a change made
+Sessions read the user afresh on every request (``services.accounts.sessions``), so a change made
 here takes effect on the user's next request. No change may leave the workspace without an
 active administrator: the one who could undo it.
 """
@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from civicstat.governance import audit, secrets, totp
@@ -20,8 +19,8 @@ from civicstat.governance.actors import Actor, Role
 from civicstat.governance.audit import Event
 from civicstat.governance.passwords import hash_password
 from civicstat.governance.permissions import USER_MANAGE, Resource, require
-from civicstat.metadata import sign_ins
-from civicstat.metadata.models import SignInChallenge, User, WebSession, utcnow
+from civicstat.metadata import accounts, sign_ins
+from civicstat.metadata.models import User, utcnow
 from civicstat.services.audit import require_recorded
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
@@ -76,7 +75,7 @@ def add_user(
     except ValueError as error:
         raise InvalidInput(str(error)) from error
     with ctx.db.write() as session:
-        if session.scalar(select(User.id).where(User.username == username)) is not None:
+        if accounts.user_id_by_name(session, username) is not None:
             raise InvalidInput(f"user {username!r} already exists")
         user = User(
             username=username,
@@ -96,7 +95,7 @@ def add_user(
 def list_users(ctx: Context, actor: Actor) -> list[UserInfo]:
     require(actor, USER_MANAGE, Resource("user", "*"))
     with ctx.db.session() as session:
-        rows: Sequence[User] = session.scalars(select(User).order_by(User.username)).all()
+        rows: Sequence[User] = accounts.users(session)
         return [_info(user) for user in rows]
 
 
@@ -130,7 +129,7 @@ def disable(ctx: Context, actor: Actor, username: str) -> UserInfo:
         user = _find(session, username)
         _keep_an_admin(user, admins, "disable")
         user.is_active = False
-        ended = _end_sessions(session, user.id)
+        ended = accounts.end_sessions(session, user.id)
         audit.record(session, actor, Event.USER_DISABLE, "user", user.username, sessions=ended)
         return _info(user)
 
@@ -179,7 +178,7 @@ def enroll_totp(ctx: Context, actor: Actor, username: str) -> TotpEnrolment:
         user.totp_secret = secrets.seal(key, TOTP_PURPOSE, seed, bound_to=str(user.id))
         user.totp_last_step = None
         # Sessions opened without the new factor end: the next sign-in asks for a code.
-        ended = _end_sessions(session, user.id)
+        ended = accounts.end_sessions(session, user.id)
         audit.record(session, actor, Event.TOTP_ENROLL, "user", user.username, sessions=ended)
         name = user.username
     return TotpEnrolment(name, totp.to_base32(seed), totp.provisioning_uri(seed, name, ISSUER))
@@ -203,13 +202,7 @@ def _lock_active_admins(session: Session) -> list[int]:
     sees that the first already left only itself (PostgreSQL re-reads a row it waited for;
     SQLite runs write transactions one at a time).
     """
-    query = (
-        select(User.id)
-        .where(User.role == Role.ADMIN.value, User.is_active.is_(True))
-        .order_by(User.id)
-        .with_for_update()
-    )
-    return list(session.scalars(query))
+    return accounts.lock_active_with_role(session, Role.ADMIN.value)
 
 
 def _keep_an_admin(user: User, admins: list[int], change: str) -> None:
@@ -222,7 +215,7 @@ def _keep_an_admin(user: User, admins: list[int], change: str) -> None:
 
 def _find(session: Session, username: str) -> User:
     name = username.strip().lower()
-    user = session.scalar(select(User).where(User.username == name).with_for_update())
+    user = accounts.user_by_name(session, name, for_update=True)
     if user is None:
         raise NotFound.of("user", name)
     return user
@@ -235,14 +228,6 @@ def _forget_failures(session: Session, user: User) -> int:
     user.locked_until = None
     user.failures_after = sign_ins.last_id(session)
     return forgotten
-
-
-def _end_sessions(session: Session, user_id: int) -> int:
-    session.execute(delete(SignInChallenge).where(SignInChallenge.user_id == user_id))
-    rows = session.scalars(select(WebSession).where(WebSession.user_id == user_id)).all()
-    for row in rows:
-        session.delete(row)
-    return len(rows)
 
 
 def _info(user: User) -> UserInfo:
