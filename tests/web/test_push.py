@@ -26,6 +26,7 @@ from civicstat.metadata.models import (
     PushBatch,
     RawFile,
 )
+from civicstat.pipeline import batches
 from civicstat.services import push as push_service
 from civicstat.services import tokens
 from civicstat.services import workspace as workspace_service
@@ -295,15 +296,15 @@ def test_a_key_still_claimed_by_a_running_batch_is_a_conflict_until_its_claim_go
     actor = tokens.authenticate_token(ctx, token, "source:push")
     assert actor is not None
     # As if another request had claimed the key and was still loading (or had died).
-    claimed_at = dt.datetime.now(dt.UTC) - push_service.STALE_CLAIM + dt.timedelta(minutes=1)
-    key = push_service._BatchKey(push_service.client_of(actor), "cad_calls", "k-busy")
-    assert push_service._claim(ctx, actor, key, digest, claimed_at)
+    claimed_at = dt.datetime.now(dt.UTC) - batches.STALE_CLAIM + dt.timedelta(minutes=1)
+    key = batches.BatchKey(batches.client_of(actor), "cad_calls", "k-busy")
+    assert batches.claim(ctx.db, key, actor.token_id, digest, claimed_at)
 
     busy = send(body, key="k-busy")
     assert busy.status_code == 409
     assert "still being loaded" in busy.json()["detail"]
 
-    later = claimed_at + push_service.STALE_CLAIM + dt.timedelta(seconds=1)
+    later = claimed_at + batches.STALE_CLAIM + dt.timedelta(seconds=1)
     taken_over = push_service.push(
         ctx, actor, "cad_calls", body, "application/json", "k-busy", now=later
     )
