@@ -18,7 +18,7 @@ from web_helpers import ON_SQLITE_ONLY, MakeClient, MakeUser, sign_in
 
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor, Role
-from civicstat.metadata import datasets, observations
+from civicstat.metadata import data_versions, observations
 from civicstat.metadata.models import (
     AuditEvent,
     DataVersion,
@@ -192,7 +192,7 @@ def test_an_ndjson_batch_is_appended_to_the_dataset(ctx: Context, send: Pusher) 
     assert second.json()["records"] == 7
     assert versions(ctx) == [(1, 10), (2, 17)]
     with ctx.db.session() as session:
-        assert datasets.current(session, "cad_calls").row_count == 17  # type: ignore[union-attr]
+        assert data_versions.current(session, "cad_calls").row_count == 17  # type: ignore[union-attr]
 
 
 def test_a_charset_other_than_utf8_or_another_media_type_is_refused_with_415(

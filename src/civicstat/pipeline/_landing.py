@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import IO, Protocol
 
 from civicstat.connectors.base import Payload
-from civicstat.warehouse.lake import Lake, LandedFile
 from civicstat.warehouse.loader import Input
+from civicstat.warehouse.storage import Lake, LandedFile
 
 
 class Progress(Protocol):

@@ -15,8 +15,8 @@ from civicstat.metadata import runs
 from civicstat.metadata.models import DataVersion, IngestRun
 from civicstat.pipeline import quality
 from civicstat.pipeline._landing import Flush
-from civicstat.warehouse.lake import LandedFile
 from civicstat.warehouse.loader import BadRow
+from civicstat.warehouse.storage import LandedFile
 
 # Called in the transaction that records a run's outcome (succeeded, unchanged or failed),
 # so a caller's own record of it (a push batch's answer) commits with it or not at all.

@@ -27,8 +27,8 @@ from civicstat.governance.actors import Actor
 from civicstat.metadata import push_batches
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import IngestRun, PushBatch
-from civicstat.pipeline.ingest import IngestError, OnFinish
 from civicstat.pipeline.locks import SourceBusy, source_lock
+from civicstat.pipeline.runner import IngestError, OnFinish
 
 STALE_CLAIM = dt.timedelta(minutes=30)
 LOCK_WAIT_SECONDS = 10.0  # batches to one source queue for its lock this long, then busy

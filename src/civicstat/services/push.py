@@ -24,11 +24,11 @@ from typing import Any, Literal, NoReturn, cast
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from civicstat.connectors import push as connector
+from civicstat.connectors import pushed
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import SOURCE_PUSH, PermissionDenied, Resource, allowed
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import IngestRun, utcnow
 from civicstat.pipeline import batches
 from civicstat.pipeline.batches import BatchKey, Earlier, client_of
@@ -142,8 +142,8 @@ def push(
     if earlier is not None:
         return _answer_again(ctx, actor, source, key, earlier)
     try:
-        records = connector.count_records(body, fmt)
-    except connector.BatchError as error:
+        records = pushed.count_records(body, fmt)
+    except pushed.BatchError as error:
         _refuse(ctx, actor, source, MalformedBatch(str(error), error.record, error.line), key)
     claim = batches.claim(ctx.db, batch_key, actor.token_id, digest, now)
     if claim is None:  # another request took the key between our look and our claim
@@ -163,7 +163,7 @@ def push(
         answers.append(answer)
         return answer.model_dump(mode="json")
 
-    payload = connector.batch_payload(body, fmt, f"push-{digest[:16]}.{fmt}")
+    payload = pushed.batch_payload(body, fmt, f"push-{digest[:16]}.{fmt}")
     try:
         batches.load(
             ctx.db,
@@ -178,9 +178,7 @@ def push(
     return PushResult(answers[0], replayed=False)
 
 
-def _push_source(
-    ctx: Context, actor: Actor, source_id: str
-) -> tuple[Source, connector.PushOptions]:
+def _push_source(ctx: Context, actor: Actor, source_id: str) -> tuple[Source, pushed.PushOptions]:
     """The source, if the actor may push to it; one answer for unknown and forbidden."""
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
@@ -201,21 +199,21 @@ def _push_source(
     if source.connector != "push":
         why = f"source {source.id!r} does not accept pushes: its connector is {source.connector!r}"
         _refuse(ctx, actor, source, InvalidInput(why))
-    return source, connector.PushOptions.model_validate(source.options)
+    return source, pushed.PushOptions.model_validate(source.options)
 
 
 def _check_headers(
     ctx: Context,
     actor: Actor,
     source: Source,
-    options: connector.PushOptions,
+    options: pushed.PushOptions,
     content_type: str | None,
     idempotency_key: str | None,
     size: int | None,
-) -> tuple[connector.PushFormat, str]:
-    fmt = connector.format_of(content_type)
+) -> tuple[pushed.PushFormat, str]:
+    fmt = pushed.format_of(content_type)
     if fmt is None or fmt not in options.formats:
-        accepted = " or ".join(connector.MEDIA_TYPES[f] for f in options.formats)
+        accepted = " or ".join(pushed.MEDIA_TYPES[f] for f in options.formats)
         _refuse(
             ctx, actor, source, UnsupportedContentType(f"send the records as {accepted} (UTF-8)")
         )
@@ -257,7 +255,7 @@ def _answer_again(
 def _answer_of(
     session: Session, run: IngestRun, source: Source, key: str, records: int
 ) -> PushAnswer:
-    current = datasets.current(session, source.dataset_id)
+    current = data_versions.current(session, source.dataset_id)
     status = run.status if run.status in ("succeeded", "unchanged") else "failed"
     return PushAnswer(
         source=source.id,

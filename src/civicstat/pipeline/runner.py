@@ -21,7 +21,7 @@ import httpx
 from civicstat.connectors import registry
 from civicstat.connectors.base import Connector, ConnectorContext, ConnectorError, Payload
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets, runs
+from civicstat.metadata import data_versions, runs
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import DataVersion
 from civicstat.pipeline import _landing, quality
@@ -33,8 +33,8 @@ from civicstat.spec.models import Source
 from civicstat.warehouse import candidate, loader
 from civicstat.warehouse.bounds import ReadLimits
 from civicstat.warehouse.candidate import APPENDING, NextVersion
-from civicstat.warehouse.lake import Lake, LandedFile
 from civicstat.warehouse.loader import Input, LoadError
+from civicstat.warehouse.storage import Lake, LandedFile
 
 __all__ = [
     "APPENDING",
@@ -158,7 +158,7 @@ class _Run:
         with db.write() as session:
             self.id = runs.start(session, source.id, source.dataset_id, options.trigger, str(actor))
             self.hwm = runs.high_water_mark(session, source.id)
-            self.head = datasets.current(session, source.dataset_id)
+            self.head = data_versions.current(session, source.dataset_id)
 
     def connector(self, workspace_root: Path) -> Connector:
         """The source's connector, asking past the high-water mark when it keeps one."""
@@ -299,7 +299,7 @@ class _Run:
             with self.db.write() as session:
                 if self.options.lease is not None:
                     self.options.lease.confirm(session)  # raises LockLost: nothing is published
-                version = datasets.publish(
+                version = data_versions.publish(
                     session,
                     dataset_id=source.dataset_id,
                     files=nxt.files,
