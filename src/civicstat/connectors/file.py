@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from civicstat.connectors._net import Guard, RefusedAddress
+from civicstat.connectors._guard import Guard, RefusedAddress
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload, PayloadFormat
 from civicstat.spec.boundary import Boundary, real_path, url_refusal
 from civicstat.spec.models import FileOptions
