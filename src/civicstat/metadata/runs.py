@@ -7,11 +7,12 @@ is opened and closed the same way whoever starts it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from civicstat.metadata.models import (
@@ -179,6 +180,44 @@ def newest(
     if source_id:
         query = query.where(IngestRun.source_id == source_id)
     return list(session.scalars(query))
+
+
+def get(session: Session, run_id: int) -> IngestRun | None:
+    return session.get(IngestRun, run_id)
+
+
+def last_success(session: Session, source_id: str) -> dt.datetime | None:
+    """When a run of the source last ended well (a new version, or nothing new to pull)."""
+    return session.scalar(
+        select(IngestRun.finished_at)
+        .where(
+            IngestRun.source_id == source_id,
+            IngestRun.status.in_(("succeeded", "unchanged")),
+            IngestRun.finished_at.is_not(None),
+        )
+        .order_by(IngestRun.finished_at.desc())
+        .limit(1)
+    )
+
+
+def last_status(session: Session, source_id: str) -> str | None:
+    """The status of the source's newest run, if it ran."""
+    return session.scalar(
+        select(IngestRun.status)
+        .where(IngestRun.source_id == source_id)
+        .order_by(IngestRun.id.desc())
+        .limit(1)
+    )
+
+
+def last_started(session: Session, source_id: str | None = None) -> dict[str, dt.datetime]:
+    """When each source's newest run started (of one source, if named)."""
+    query = select(IngestRun.source_id, func.max(IngestRun.started_at)).group_by(
+        IngestRun.source_id
+    )
+    if source_id is not None:
+        query = query.where(IngestRun.source_id == source_id)
+    return dict(session.execute(query).all())
 
 
 def checks_of(session: Session, run_ids: Iterable[int]) -> dict[int, list[QualityResult]]:
