@@ -17,7 +17,8 @@ from civicstat.metadata import runs
 from civicstat.metadata.models import IngestRun, QualityResult
 from civicstat.pipeline import locks
 from civicstat.pipeline.quality import quoted_columns
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.plan import AppliedPlan
+from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader, Said, require_unmask, withheld
 from civicstat.services.errors import InvalidInput
 

@@ -28,9 +28,10 @@ from civicstat.metadata import revisions
 from civicstat.metadata.models import IngestRun, utcnow
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned, source_lock
 from civicstat.pipeline.runner import IngestError
+from civicstat.plan import AppliedPlan
 from civicstat.services import audit as audit_service
 from civicstat.services import ingest as ingest_service
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.spec.models import Source
 
 __all__ = [
