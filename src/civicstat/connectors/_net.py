@@ -4,12 +4,12 @@ Every connector that reaches a URL named in a spec goes through :class:`Net`, so
 spec (or a server's redirect, or a next-page link) can never make CivicStat talk to the
 city's internal network or a cloud metadata endpoint unless ``network.allow`` says so.
 
-The guard (:mod:`civicstat.connectors._guard`) works twice: before each request (and each redirect hop) it resolves the host
-and refuses forbidden addresses, so a refusal happens before any packet is sent, even
-with an injected transport; and the default transport checks again at connect time and
-connects only to the addresses it checked, so a DNS answer that changes in between (DNS
-rebinding) cannot slip through. Proxies from the environment are not used: the guard
-must see the real destination.
+The guard (:mod:`civicstat.connectors._guard`) works twice: before each request (and each
+redirect hop) it resolves the host and refuses forbidden addresses, so a refusal happens
+before any packet is sent, even with an injected transport; and the default transport
+checks again at connect time and connects only to the addresses it checked, so a DNS
+answer that changes in between (DNS rebinding) cannot slip through. Proxies from the
+environment are not used: the guard must see the real destination.
 """
 
 from __future__ import annotations
