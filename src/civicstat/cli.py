@@ -39,9 +39,9 @@ from civicstat.governance import audit_heads
 from civicstat.governance.actors import Actor, Role, operator
 from civicstat.governance.audit import AuditUnavailable, Checkpoint
 from civicstat.governance.secrets import InsecureSecretKey, check_production
-from civicstat.pipeline.ingest import IngestError
-from civicstat.pipeline.ingest import Progress as RunProgress
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned
+from civicstat.pipeline.runner import IngestError
+from civicstat.pipeline.runner import Progress as RunProgress
 from civicstat.services import access as access_service
 from civicstat.services import audit as audit_service
 from civicstat.services import ingest as ingest_service

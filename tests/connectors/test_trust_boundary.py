@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from civicstat.connectors import _s3
-from civicstat.connectors._net import Guard, RefusedAddress
+from civicstat.connectors._guard import Guard, RefusedAddress
 from civicstat.connectors.arcgis import ArcGISConnector, ArcGISOptions
 from civicstat.connectors.base import ConnectorContext, ConnectorError
 from civicstat.connectors.file import FileConnector, FileOptions
@@ -38,7 +38,7 @@ from civicstat.connectors.sql import SqlConnector, SqlOptions
 from civicstat.excerpt import LIMIT
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import IngestRun, QuarantinedRow
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.accounts import users as users_service

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from civicstat.domain.observations import ObservationRow
 from civicstat.governance.actors import operator
-from civicstat.metadata import datasets, observations
+from civicstat.metadata import data_versions, observations
 from civicstat.metrics import composite, compute, kinds
 from civicstat.plan import AppliedPlan
 from civicstat.services import measures, populations
@@ -105,7 +105,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
         ingest(ctx, actor, "service_requests")
         with ctx.db.session() as session:
             plan = ctx.require_plan(session)
-            version = datasets.current(session, "service_requests")
+            version = data_versions.current(session, "service_requests")
             assert version is not None
             dataset, number, paths = version.dataset_id, version.version, list(version.files)
             computed = {m: observations.current_rows(session, m) for m in plan.measures}

@@ -23,7 +23,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from civicstat.connectors._net import Guard, RefusedAddress
+from civicstat.connectors._guard import Guard, RefusedAddress
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload, PayloadFormat
 from civicstat.spec.boundary import Boundary, EnvName, real_path, url_refusal
 from civicstat.spec.models import SpecModel

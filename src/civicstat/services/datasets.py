@@ -30,7 +30,7 @@ from civicstat.governance.permissions import (
 )
 from civicstat.governance.rows import RowScope, row_filter, row_scope
 from civicstat.governance.secrets import secret_key
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import DataVersion
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
@@ -87,7 +87,7 @@ def _open(ctx: Context, actor: Actor, dataset_id: str, action: Action, event: Ev
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         source = plan.source_for_dataset(dataset_id) if plan else None
-        version = datasets.current(session, dataset_id) if source else None
+        version = data_versions.current(session, dataset_id) if source else None
     resource = Resource(
         "dataset",
         dataset_id,

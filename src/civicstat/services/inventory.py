@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor, Role
 from civicstat.governance.permissions import CATALOG_READ, Resource, require
-from civicstat.metadata import accounts, datasets
+from civicstat.metadata import accounts, data_versions
 from civicstat.plan import AppliedPlan
 from civicstat.services import access, publication, series
 from civicstat.services.context import Context
@@ -109,7 +109,7 @@ def _readable(actor: Actor, plan: AppliedPlan, source: Source) -> bool:
 
 def _entry(session: Session, plan: AppliedPlan, source: Source, now: dt.datetime) -> DatasetEntry:
     dataset_id = source.dataset_id
-    version = datasets.current(session, dataset_id)
+    version = data_versions.current(session, dataset_id)
     columns = [
         ColumnEntry(
             name=c.name,

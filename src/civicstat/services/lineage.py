@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import DataVersion, IngestRun, Observation, RawFile
 from civicstat.metrics import kinds
 from civicstat.plan import AppliedPlan
@@ -189,7 +189,7 @@ def _dataset(
 ) -> DatasetLineage:
     source = plan.source_for_dataset(dataset_id)
     fresh = {f.source: f for f in series.freshness_of(session, plan, measure)}
-    version = datasets.current(session, dataset_id)
+    version = data_versions.current(session, dataset_id)
     used = session.scalars(
         select(DataVersion.version)
         .join(Observation, Observation.data_version_id == DataVersion.id)

@@ -19,7 +19,7 @@ from civicstat.domain.periods import period_of
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import MEASURE_COMPUTE, Resource, require
-from civicstat.metadata import datasets, observations
+from civicstat.metadata import data_versions, observations
 from civicstat.metadata.models import DataVersion
 from civicstat.metrics import composite, kinds
 from civicstat.metrics import compute as engine
@@ -160,7 +160,7 @@ def _compute_rows(
     definition = plan.definition_hash(measure)
     assert row_measure.dataset is not None
     with ctx.db.session() as session:
-        version = datasets.current(session, row_measure.dataset)
+        version = data_versions.current(session, row_measure.dataset)
         # A partial refresh is only right when the other periods come from this definition.
         if since is not None and observations.current_definition(session, measure.id) != definition:
             since = None

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metrics.compute import Denominators
 from civicstat.services.context import Context
 from civicstat.spec.models import Measure, Population
@@ -27,7 +27,7 @@ def denominators(ctx: Context, measure: Measure) -> Denominators | None:
     if not isinstance(population, Population):
         return None
     with ctx.db.session() as session:
-        version = datasets.current(session, population.dataset)
+        version = data_versions.current(session, population.dataset)
     if version is None:
         return lambda start, dim, value: None
     columns = [population.value, *population.match]

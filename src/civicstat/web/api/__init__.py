@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from civicstat.services import datasets, plan, series
 from civicstat.services.datasets import DatasetSummary
 from civicstat.services.plan import PlanView
-from civicstat.web.api import inventory, push, rows
+from civicstat.web.api import inventory, records, rows
 from civicstat.web.deps import Ctx, CurrentActor
 from civicstat.web.params import IsoDate
 
@@ -36,7 +36,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
-router.include_router(push.router)
+router.include_router(records.router)
 router.include_router(rows.router)
 router.include_router(inventory.router)
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from civicstat.governance.actors import Actor
 from civicstat.metadata.ids import INT64_MAX
-from civicstat.services import push as push_service
+from civicstat.services import push
 from civicstat.services.accounts import tokens
 from civicstat.services.push import PushAnswer
 from civicstat.web.deps import Ctx
@@ -26,16 +26,16 @@ router = APIRouter(tags=["push"])
 _bearer = HTTPBearer(auto_error=False, description="An API token: civicstat tokens create")
 
 _REFUSALS = (
-    push_service.PayloadTooLarge,
-    push_service.UnsupportedContentType,
-    push_service.BatchConflict,
-    push_service.TryLater,
+    push.PayloadTooLarge,
+    push.UnsupportedContentType,
+    push.BatchConflict,
+    push.TryLater,
 )
 _STATUS: dict[type[Exception], int] = {
-    push_service.PayloadTooLarge: 413,
-    push_service.UnsupportedContentType: 415,
-    push_service.BatchConflict: 409,
-    push_service.TryLater: 503,
+    push.PayloadTooLarge: 413,
+    push.UnsupportedContentType: 415,
+    push.BatchConflict: 409,
+    push.TryLater: 503,
 }
 _KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]{0,198}[\x21-\x7e])?$"
 # Declared by hand: the service, not FastAPI, reads the body and the key, so that each
@@ -118,7 +118,7 @@ async def push_records(
     idempotency_key = request.headers.get("idempotency-key")
     try:
         target = await run_in_threadpool(
-            push_service.check_request,
+            push.check_request,
             ctx,
             actor,
             source_id,
@@ -128,14 +128,14 @@ async def push_records(
         )
         body = await _read_at_most(request, target.max_bytes)
         result = await run_in_threadpool(
-            push_service.push, ctx, actor, source_id, body, content_type, idempotency_key
+            push.push, ctx, actor, source_id, body, content_type, idempotency_key
         )
-    except push_service.MalformedBatch as error:
+    except push.MalformedBatch as error:
         return JSONResponse(
             {"detail": str(error), "record": error.record, "line": error.line}, status_code=400
         )
     except _REFUSALS as error:
-        headers = {"Retry-After": "5"} if isinstance(error, push_service.TryLater) else None
+        headers = {"Retry-After": "5"} if isinstance(error, push.TryLater) else None
         return JSONResponse(
             {"detail": str(error)}, status_code=_STATUS[type(error)], headers=headers
         )
