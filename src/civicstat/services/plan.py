@@ -6,18 +6,16 @@ import datetime as dt
 import zoneinfo
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from civicstat.domain.periods import Grain, period_of
 from civicstat.domain.targets import Status, evaluate_for, target_for
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import PLAN_READ, Resource, require
-from civicstat.metadata.models import Observation
+from civicstat.metadata import observations
 from civicstat.metrics import kinds
-from civicstat.services import series
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
+from civicstat.services.freshness import source_freshness
 
 
 class LatestValue(BaseModel):
@@ -67,9 +65,9 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
         plan = ctx.applied_plan(session)
         if plan is None:
             raise NotFound("no plan has been applied yet")
-        latest = _latest_totals(session, list(plan.measures))
+        latest = observations.latest_totals(session, plan.measures)
         now = dt.datetime.now(dt.UTC)
-        by_source = {s.id: series.source_freshness(session, s, now) for s in plan.sources.values()}
+        by_source = {s.id: source_freshness(session, s, now) for s in plan.sources.values()}
     today = dt.datetime.now(zoneinfo.ZoneInfo(plan.settings.timezone)).date()
     fiscal = plan.settings.fiscal_year_start_month
     goals = []
@@ -132,19 +130,3 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
         revision=plan.revision_id,
         goals=goals,
     )
-
-
-def _latest_totals(session: Session, measure_ids: list[str]) -> dict[str, Observation]:
-
-    rows = session.scalars(
-        select(Observation).where(
-            Observation.measure_id.in_(measure_ids),
-            Observation.superseded_at.is_(None),
-            Observation.slice_key == "",
-        )
-    )
-    latest: dict[str, Observation] = {}
-    for row in rows:
-        if row.measure_id not in latest or row.period_start > latest[row.measure_id].period_start:
-            latest[row.measure_id] = row
-    return latest
