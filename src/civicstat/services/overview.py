@@ -1,7 +1,7 @@
 """Where the city stands, for leaders: every goal's objectives with their status, what
 changed since the last period, what is stale; one goal; one department's scorecard.
 
-Built on :func:`services.plan.get_plan` (which checks ``plan:read``) plus each measure's
+Built on :func:`services.plan.read_plan` (which checks ``plan:read``) plus each measure's
 recent totals, read in one query, for trends and the change from the previous period.
 """
 
@@ -156,9 +156,8 @@ def department(ctx: Context, actor: Actor, department_id: str) -> DepartmentScor
 def _summaries(
     ctx: Context, actor: Actor
 ) -> tuple[PlanView, AppliedPlan, dict[str, ObjectiveSummary]]:
-    view = plan_service.get_plan(ctx, actor)  # checks plan:read
     with ctx.db.session() as session:
-        applied = ctx.require_plan(session)
+        view, applied = plan_service.read_plan(ctx, session, actor)  # checks plan:read
         measure_ids = {o.measure for g in view.goals for o in g.objectives}
         rows = observations.recent_totals(session, measure_ids)
     today = dt.datetime.now(zoneinfo.ZoneInfo(applied.settings.timezone)).date()
