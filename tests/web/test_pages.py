@@ -331,12 +331,10 @@ def test_measure_page_shows_its_definition_method_and_lineage_to_the_source(
     assert "<code>service_requests.csv</code>" in html  # the raw payload behind it
 
 
-def test_a_measure_page_reads_the_plan_and_checks_measure_read_once(
-    ingested: Context, viewer: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Description, series and breakdown come from one read: the plan looked up once,
-    ``measure:read`` checked once, the sources' freshness worked out once. (Resolving who
-    is asking reads the plan for the session's grants; that is not the page's work.)"""
+@pytest.fixture
+def page_work(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts plan look-ups, measure guards and freshness look-ups a page makes itself.
+    (Resolving who is asking reads the plan for the session's grants: not counted.)"""
     calls: Counter[str] = Counter()
     resolving_actor = False
 
@@ -360,12 +358,29 @@ def test_a_measure_page_reads_the_plan_and_checks_measure_read_once(
     monkeypatch.setattr(Context, "applied_plan", counted("plan", Context.applied_plan))
     for name in ("readable_measure", "freshness_of"):
         monkeypatch.setattr(_read, name, counted(name, getattr(_read, name)))
+    return calls
 
+
+def test_a_measure_page_reads_the_plan_and_checks_measure_read_once(
+    ingested: Context, viewer: TestClient, page_work: Counter[str]
+) -> None:
+    """Description, series and breakdown come from one read: the plan looked up once,
+    ``measure:read`` checked once, the sources' freshness worked out once."""
     response = viewer.get(f"/measures/{MEASURE}", params={"sort": "value", "dir": "desc"})
 
     assert response.status_code == 200
     assert "Share of rows meeting condition" in response.text  # description, series, breakdown
-    assert calls == {"plan": 1, "readable_measure": 1, "freshness_of": 1}
+    assert page_work == {"plan": 1, "readable_measure": 1, "freshness_of": 1}
+
+
+@pytest.mark.parametrize("path", ["/", "/goals/responsive-government", "/departments"])
+def test_the_overview_pages_read_the_plan_once(
+    ingested: Context, viewer: TestClient, page_work: Counter[str], path: str
+) -> None:
+    response = viewer.get(path)
+
+    assert response.status_code == 200
+    assert page_work == {"plan": 1}
 
 
 def test_measure_data_downloads_as_csv_matching_the_series(
