@@ -17,10 +17,11 @@ from civicstat.governance.actors import Actor, Role
 from civicstat.governance.permissions import CATALOG_READ, Resource, require
 from civicstat.metadata import accounts, data_versions
 from civicstat.plan import AppliedPlan
-from civicstat.services import access, publication, series
+from civicstat.services import access, publication
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
+from civicstat.services.freshness import source_freshness
 from civicstat.spec.models import Classification, Source
 
 _CATALOG = Resource("catalog", "catalog")
@@ -145,7 +146,7 @@ def _stewards(session: Session, department: str) -> list[str]:
 
 
 def _freshness(session: Session, source: Source, now: dt.datetime) -> FreshnessEntry:
-    found = series.source_freshness(session, source, now)
+    found = source_freshness(session, source, now)
     return FreshnessEntry(
         last_success=found.last_success,
         stale_after_hours=found.stale_after_hours,

@@ -9,20 +9,21 @@ import zoneinfo
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from civicstat.domain import signals
 from civicstat.domain.periods import Grain, Period, period_of
 from civicstat.domain.targets import Status, TargetSchedule, evaluate_for, target_for
 from civicstat.governance.actors import Actor
-from civicstat.governance.permissions import MEASURE_READ, Resource, require
-from civicstat.metadata.models import DataVersion, IngestRun, Observation
+from civicstat.metadata import observations
+from civicstat.metadata.models import Observation
 from civicstat.metrics import kinds
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
-from civicstat.spec.models import Measure, Source
+from civicstat.services.freshness import Freshness
+from civicstat.services.measures._read import Reading, reading
+from civicstat.services.trends import Change
+from civicstat.spec.models import Measure
 
 _SAME = 1e-12  # relative difference below which a restated value counts as unchanged
 
@@ -55,18 +56,6 @@ class Control(BaseModel):
     lower: float
     average_moving_range: float
     signals: list[Signal]
-
-
-class Change(BaseModel):
-    absolute: float
-    relative: float | None
-
-
-class Freshness(BaseModel):
-    source: str
-    last_success: dt.datetime | None  # UTC
-    stale_after_hours: float | None
-    stale: bool
 
 
 class Series(BaseModel):
@@ -108,15 +97,19 @@ def get_series(
 ) -> Series:
     """The measure's series for one slice ("" is the total), with ``target`` applied
     (default: that of the first objective measured by it)."""
-    with ctx.db.session() as session:
-        plan = ctx.require_plan(session)
-        measure = _readable(plan, actor, measure_id)
-        rows = _all_observations(session, measure_id, slice_key)
-        slices = _slices(session, measure_id)
-        freshness = freshness_of(session, plan, measure)
+    with reading(ctx, actor, measure_id) as read:
+        return series_of(read, slice_key, target)
+
+
+def series_of(read: Reading, slice_key: str = "", target: TargetSchedule | None = None) -> Series:
+    """The series of a measure being read (see :func:`get_series`)."""
+    plan, measure = read.plan, read.measure
+    rows = observations.every_version(read.session, measure.id, slice_key)
+    slices = observations.current_slices(read.session, measure.id)
+    freshness = read.freshness
     if slice_key not in slices and slice_key:
-        raise NotFound(f"measure {measure_id!r} has no slice {slice_key!r}")
-    schedule = target if target is not None else objective_target(plan, measure_id)
+        raise NotFound(f"measure {measure.id!r} has no slice {slice_key!r}")
+    schedule = target if target is not None else objective_target(plan, measure.id)
     tz = zoneinfo.ZoneInfo(plan.settings.timezone)
     today = dt.datetime.now(tz).date()
     stale = any(f.stale for f in freshness)
@@ -148,19 +141,8 @@ def history(
 ) -> list[Version]:
     """Every value computed for one period and slice: what was reported, and each
     restatement with the definition and data version that produced it."""
-    with ctx.db.session() as session:
-        plan = ctx.require_plan(session)
-        _readable(plan, actor, measure_id)
-        found = session.execute(
-            select(Observation, DataVersion)
-            .join(DataVersion, DataVersion.id == Observation.data_version_id)
-            .where(
-                Observation.measure_id == measure_id,
-                Observation.slice_key == slice_key,
-                Observation.period_start == period_start,
-            )
-            .order_by(Observation.computed_at, Observation.id)
-        ).all()
+    with reading(ctx, actor, measure_id) as read:
+        found = observations.period_history(read.session, measure_id, slice_key, period_start)
     return [
         Version(
             value=o.value,
@@ -177,74 +159,15 @@ def history(
 
 
 def objective_target(plan: AppliedPlan, measure_id: str) -> TargetSchedule | None:
+    """The target of the first objective the measure serves, if any."""
     for _, objective in plan.objectives():
         if objective.measure == measure_id:
             return objective.target.to_domain()
     return None
 
 
-def freshness_of(session: Session, plan: AppliedPlan, measure: Measure) -> list[Freshness]:
-    """How fresh each source behind a measure is (a composite measure has several)."""
-    now = dt.datetime.now(dt.UTC)
-    sources = [plan.source_for_dataset(d) for d in sorted(plan.datasets_of(measure))]
-    return [source_freshness(session, s, now) for s in sources if s is not None]
-
-
-def source_freshness(session: Session, source: Source, now: dt.datetime) -> Freshness:
-    """When the source last pulled successfully, and whether that is past its limit."""
-    last = session.scalar(
-        select(IngestRun.finished_at)
-        .where(
-            IngestRun.source_id == source.id,
-            IngestRun.status.in_(("succeeded", "unchanged")),
-            IngestRun.finished_at.is_not(None),
-        )
-        .order_by(IngestRun.finished_at.desc())
-        .limit(1)
-    )
-    limit = source.stale_after_hours
-    stale = (
-        limit is not None
-        and last is not None
-        and _utc(now) - _utc(last) > dt.timedelta(hours=limit)
-    )
-    return Freshness(source=source.id, last_success=last, stale_after_hours=limit, stale=stale)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Naive UTC: SQLite gives stored times back without their zone."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _readable(plan: AppliedPlan, actor: Actor, measure_id: str) -> Measure:
-    measure = plan.measures.get(measure_id)
-    if measure is None:
-        raise NotFound(f"unknown measure {measure_id!r}")
-    require(actor, MEASURE_READ, Resource("measure", measure_id, plan.owner(measure)))
-    return measure
-
-
 def _unit(plan: AppliedPlan, measure: Measure) -> str:
     return kinds.get(measure.kind).unit(plan.effective(measure))
-
-
-def _all_observations(session: Session, measure_id: str, slice_key: str) -> list[Observation]:
-    return list(
-        session.scalars(
-            select(Observation)
-            .where(Observation.measure_id == measure_id, Observation.slice_key == slice_key)
-            .order_by(Observation.period_start, Observation.computed_at, Observation.id)
-        )
-    )
-
-
-def _slices(session: Session, measure_id: str) -> list[str]:
-    keys = session.scalars(
-        select(Observation.slice_key)
-        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
-        .distinct()
-    )
-    return sorted(keys)
 
 
 def _points(

@@ -9,19 +9,16 @@ import inspect
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
-from civicstat.metadata import data_versions
-from civicstat.metadata.models import DataVersion, IngestRun, Observation, RawFile
+from civicstat.metadata import data_versions, observations, source_runs
 from civicstat.metrics import kinds
 from civicstat.plan import AppliedPlan
-from civicstat.services import series
-from civicstat.services.breakdown import readable_measure
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
+from civicstat.services.freshness import Freshness
+from civicstat.services.measures._read import Reading, reading
 from civicstat.spec.models import Measure
 
 
@@ -94,17 +91,16 @@ class MeasureDescription(BaseModel):
 
 
 def describe(ctx: Context, actor: Actor, measure_id: str) -> MeasureDescription:
-    with ctx.db.session() as session:
-        plan = ctx.require_plan(session)
-        measure = readable_measure(plan, actor, measure_id)
-        computed_at, count = session.execute(
-            select(func.max(Observation.computed_at), func.count(Observation.id)).where(
-                Observation.measure_id == measure_id, Observation.superseded_at.is_(None)
-            )
-        ).one()
-        lineage = [
-            _dataset(session, plan, actor, measure, d) for d in sorted(plan.datasets_of(measure))
-        ]
+    with reading(ctx, actor, measure_id) as read:
+        return description_of(read)
+
+
+def description_of(read: Reading) -> MeasureDescription:
+    """The description of a measure being read (see :func:`describe`)."""
+    plan, measure = read.plan, read.measure
+    computed_at, count = observations.current_extent(read.session, measure.id)
+    fresh = {f.source: f for f in read.freshness}
+    lineage = [_dataset(read, fresh, d) for d in sorted(plan.datasets_of(measure))]
     row = plan.effective(measure)
     kind = kinds.get(measure.kind)
     return MeasureDescription(
@@ -118,7 +114,7 @@ def describe(ctx: Context, actor: Actor, measure_id: str) -> MeasureDescription:
         definition=_definition(measure),
         definition_hash=plan.definition_hash(measure),
         inputs=_inputs(plan, measure),
-        objectives=_objectives(plan, measure_id),
+        objectives=_objectives(plan, measure.id),
         datasets=lineage,
         computed_at=computed_at.replace(tzinfo=dt.UTC)
         if computed_at is not None and computed_at.tzinfo is None
@@ -184,22 +180,11 @@ def _objectives(plan: AppliedPlan, measure_id: str) -> list[ObjectiveRef]:
     return out
 
 
-def _dataset(
-    session: Session, plan: AppliedPlan, actor: Actor, measure: Measure, dataset_id: str
-) -> DatasetLineage:
+def _dataset(read: Reading, fresh: dict[str, Freshness], dataset_id: str) -> DatasetLineage:
+    plan, actor, session = read.plan, read.actor, read.session
     source = plan.source_for_dataset(dataset_id)
-    fresh = {f.source: f for f in series.freshness_of(session, plan, measure)}
     version = data_versions.current(session, dataset_id)
-    used = session.scalars(
-        select(DataVersion.version)
-        .join(Observation, Observation.data_version_id == DataVersion.id)
-        .where(
-            Observation.measure_id == measure.id,
-            Observation.superseded_at.is_(None),
-            DataVersion.dataset_id == dataset_id,
-        )
-        .distinct()
-    ).all()
+    used = observations.versions_used(session, read.measure.id, dataset_id)
     # The measure's definition names the dataset, so its source is described; its
     # contents, runs and payloads only to those who may read it (services.disclosure).
     may_read_rows = Reader(plan, actor).visible(dataset_id)
@@ -208,16 +193,14 @@ def _dataset(
         and source is not None
         and allowed(actor, RUN_READ, Resource("source", source.id, source.owner))
     )
-    run = session.get(IngestRun, version.run_id) if version and version.run_id else None
+    run = source_runs.run(session, version.run_id) if version and version.run_id else None
     payloads: list[RawPayload] = []
     if run is not None and may_see_runs:
         payloads = [
             RawPayload(
                 name=f.original_name, sha256=f.sha256, size=f.size, received_at=f.received_at
             )
-            for f in session.scalars(
-                select(RawFile).where(RawFile.run_id == run.id).order_by(RawFile.id)
-            )
+            for f in source_runs.raw_files(session, run.id)
         ]
     lineage_source = None
     if source is not None:
@@ -241,7 +224,7 @@ def _dataset(
         id=dataset_id,
         source=lineage_source,
         current_version=version.label if version else None,
-        used_versions=[f"{dataset_id}@{v}" for v in sorted(used)],
+        used_versions=[f"{dataset_id}@{v}" for v in used],
         row_count=version.row_count if version and may_read_rows else None,
         published_at=version.created_at if version else None,
         run_id=run.id if run and may_see_runs else None,

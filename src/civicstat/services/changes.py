@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from civicstat.governance.actors import Actor
-from civicstat.governance.permissions import MEASURE_READ, PLAN_READ, Resource, allowed, require
-from civicstat.metadata.models import Observation
+from civicstat.governance.permissions import PLAN_READ, Resource, require
+from civicstat.metadata import observations
 from civicstat.services.context import Context
+from civicstat.services.measures._read import may_read
 
 
 @dataclass(frozen=True)
@@ -28,28 +27,18 @@ def newest(ctx: Context, actor: Actor) -> int:
     """The mark to watch from: the id of the newest observation (0 when none)."""
     require(actor, PLAN_READ, Resource("plan", "plan"))
     with ctx.db.session() as session:
-        return session.scalar(select(func.max(Observation.id))) or 0
+        return observations.newest_id(session)
 
 
 def changes_since(ctx: Context, actor: Actor, mark: int) -> Changes:
     """Measures given new observations since ``mark`` (one cheap query when there are none)."""
     require(actor, PLAN_READ, Resource("plan", "plan"))
     with ctx.db.session() as session:
-        top = session.scalar(select(func.max(Observation.id))) or 0
+        top = observations.newest_id(session)
         if top <= mark:
             return Changes(top, [])
-        changed = session.scalars(
-            select(Observation.measure_id)
-            .where(Observation.id > mark, Observation.id <= top)
-            .distinct()
-        ).all()
+        changed = observations.measures_stored_between(session, mark, top)
         plan = ctx.applied_plan(session)
-    readable = []
-    for measure_id in sorted(changed):
-        measure = plan.measures.get(measure_id) if plan else None
-        if plan is None or measure is None:
-            continue
-        owner = plan.owner(measure)
-        if allowed(actor, MEASURE_READ, Resource("measure", measure_id, owner)):
-            readable.append(measure_id)
-    return Changes(top, readable)
+    if plan is None:
+        return Changes(top, [])
+    return Changes(top, [m for m in sorted(changed) if may_read(plan, actor, m)])
