@@ -13,12 +13,13 @@ from pydantic import BaseModel
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
 from civicstat.metadata import data_versions, observations, source_runs
-from civicstat.metrics import kinds
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.freshness import Freshness
 from civicstat.services.measures._read import Reading, reading
+from civicstat.spec import measure_kinds
+from civicstat.spec.measure_kinds import MeasureKind
 from civicstat.spec.models import Measure
 
 
@@ -102,7 +103,7 @@ def description_of(read: Reading) -> MeasureDescription:
     fresh = {f.source: f for f in read.freshness}
     lineage = [_dataset(read, fresh, d) for d in sorted(plan.datasets_of(measure))]
     row = plan.effective(measure)
-    kind = kinds.get(measure.kind)
+    kind = measure_kinds.get(measure.kind)
     return MeasureDescription(
         id=measure.id,
         title=measure.title,
@@ -123,7 +124,9 @@ def description_of(read: Reading) -> MeasureDescription:
     )
 
 
-def _method(kind: kinds.Kind) -> str:
+def _method(kind: MeasureKind) -> str:
+    """The first paragraph of the kind's declaration, which says what it counts (the
+    computing part's docstring says how)."""
     doc = inspect.getdoc(type(kind)) or ""
     first = doc.split("\n\n")[0].replace("\n", " ").replace("``", "").strip()
     return first or f"{type(kind).__name__} of the rows"
