@@ -1,10 +1,29 @@
-"""Errors services raise; the web and CLI layers turn them into answers."""
+"""Errors services raise; the web and CLI layers turn them into answers.
+
+Besides their own, services let through a few errors of the engines, named here so that a
+driver needs nothing but the services to catch them."""
 
 from __future__ import annotations
 
+from civicstat.governance.audit import AuditUnavailable
 from civicstat.governance.permissions import PermissionDenied
+from civicstat.governance.secrets import InsecureSecretKey
+from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.locks import SourceBusy
+from civicstat.spec.workspace import SpecError
 
-__all__ = ["Forbidden", "InvalidInput", "NotFound", "PermissionDenied", "ServiceError"]
+__all__ = [
+    "AuditUnavailable",
+    "Forbidden",
+    "IngestError",
+    "InsecureSecretKey",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "ServiceError",
+    "SourceBusy",
+    "SpecError",
+]
 
 
 class ServiceError(Exception):
