@@ -20,8 +20,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from civicstat import cli
-from civicstat.cli import app
+from civicstat.cli import app, progress
 from civicstat.governance.actors import Role
 from civicstat.metadata import datasets
 from civicstat.services import sign_in as sign_in_service
@@ -343,8 +342,8 @@ def test_ingest_progress_on_a_terminal_is_a_bar_with_the_phase_and_share_done(
 ) -> None:
     screen = io.StringIO()
     terminal = Console(file=screen, force_terminal=True, width=100, color_system=None)
-    monkeypatch.setattr(cli, "err", terminal)
-    with cli.ingest_progress("calls") as show:
+    monkeypatch.setattr(progress, "err", terminal)
+    with progress.ingest_progress("calls") as show:
         assert show is not None
         show("fetching")  # no size known: the bar sweeps, no share is shown
         show("loading", 0.0)
