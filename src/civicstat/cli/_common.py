@@ -8,22 +8,18 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from civicstat.services.context import Context
-from civicstat.services.errors import (
-    AuditUnavailable,
-    IngestError,
-    InsecureSecretKey,
-    PermissionDenied,
-    ServiceError,
-    SpecError,
-)
+from civicstat.services import errors
+from civicstat.services.errors import SpecError
 from civicstat.services.operators import Actor, shell_operator
 from civicstat.settings import Settings
+
+if TYPE_CHECKING:
+    from civicstat.services.context import Context
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -57,6 +53,8 @@ def opened(workspace: Path, *, protect: bool = True) -> Iterator[Context]:
 
     ``protect`` puts back missing append-only triggers of the audit log (audited); only
     ``audit verify`` opens without it, to report them as it finds them."""
+    from civicstat.services.context import Context  # the stores: not for validate and schema
+
     try:
         ctx = Context(Settings(workspace=workspace))
     except SpecError as error:
@@ -68,9 +66,14 @@ def opened(workspace: Path, *, protect: bool = True) -> Iterator[Context]:
         yield ctx
     except SpecError as error:
         report_spec_error(error)
-    except (ServiceError, IngestError, PermissionDenied, AuditUnavailable) as error:
+    except (
+        errors.ServiceError,
+        errors.IngestError,
+        errors.PermissionDenied,
+        errors.AuditUnavailable,
+    ) as error:
         fail(str(error))
-    except InsecureSecretKey as error:
+    except errors.InsecureSecretKey as error:
         fail(str(error))
     finally:
         ctx.close()

@@ -1,5 +1,6 @@
 """Writing and storing a workspace: ``version``, ``init``, ``validate``, ``schema``,
-``infer`` and ``apply``."""
+``infer`` and ``apply``. Importing it loads neither SQLAlchemy nor DuckDB: the commands
+that need them load them when they run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import typer
 from civicstat import __version__
 from civicstat.cli._common import WorkspaceArg, fail, me, opened, out, report_spec_error
 from civicstat.services import authoring
-from civicstat.services import workspace as workspace_service
 from civicstat.services.errors import PermissionDenied, ServiceError, SpecError
 from civicstat.settings import Settings
 
@@ -38,7 +38,7 @@ def init(directory: WorkspaceArg) -> None:
 def validate(directory: WorkspaceArg = Path(".")) -> None:
     """Check every file of a workspace; list every problem as file:line:column: message."""
     try:
-        workspace = workspace_service.load(directory, Settings(workspace=directory))
+        workspace = authoring.load(directory, Settings(workspace=directory))
     except SpecError as error:
         report_spec_error(error)
     out.print(authoring.summary(workspace), markup=False, soft_wrap=True)
@@ -65,6 +65,9 @@ def infer(
 
 def apply(directory: WorkspaceArg = Path(".")) -> None:
     """Store the workspace as a new plan revision (nothing when unchanged)."""
+    # The metadata store: loaded here, so that validate and schema need not load it.
+    from civicstat.services import workspace as workspace_service
+
     with opened(directory) as ctx:
         result = workspace_service.apply(ctx, me(), directory)
     if result.revision is None:
