@@ -351,7 +351,7 @@ def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[st
             version = datasets.current(db, "service_requests")
             assert version is not None
             files = [str(ctx.lake.path(f)) for f in version.files]
-        ids = measures.for_dataset(plan, "service_requests")
+        ids = plan.for_dataset("service_requests")
         since = measures.refresh_from(plan, ids, appended.result.earliest or {})
         refresh_times.append(_timed(lambda: measures.compute(ctx, actor, ids, since=since)))  # noqa: B023
         refreshed = ours(ctx)

@@ -43,9 +43,10 @@ from civicstat.governance.actors import operator
 from civicstat.metadata import datasets, observations
 from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import composite, compute, kinds
+from civicstat.plan import AppliedPlan
 from civicstat.services import measures, populations
 from civicstat.services import workspace as workspace_service
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.ingest import ingest
 from civicstat.settings import Settings
 from civicstat.spec.example import write_example
@@ -184,7 +185,7 @@ def _compute(engine: Engine, ref: Reference, measure: Measure) -> list[Observati
     if isinstance(kind, kinds.Derived):
         inputs = {name: computed_on(engine, ref, m) for name, m in measure.inputs.items()}
         return composite.derived(measure, inputs)
-    row_measure = measures.effective(ref.plan, measure)
+    row_measure = ref.plan.effective(measure)
     result = engine.con.to_pyarrow(compute.expression(row_measure, engine.table, ref.env))
     denominators = populations.denominators(ref.ctx, row_measure)
     return list(compute.observations(row_measure, result, ref.env, denominators))
@@ -258,7 +259,7 @@ def test_a_changed_value_a_missing_slice_or_a_lost_null_is_a_difference() -> Non
 
 
 def sql(reference: Reference, measure_id: str, dialect: str) -> str:
-    row_measure = measures.effective(reference.plan, reference.plan.measures[measure_id])
+    row_measure = reference.plan.effective(reference.plan.measures[measure_id])
     expr = compute.expression(row_measure, reference.warehouse_table, reference.env)
     getattr(ibis, dialect)  # loading a backend registers the options its compiler reads
     text: str = ibis.to_sql(expr, dialect=dialect)

@@ -34,8 +34,9 @@ from civicstat.governance.permissions import (
 )
 from civicstat.metadata.ids import get_row
 from civicstat.metadata.models import AccessRequest, User
+from civicstat.plan import AppliedPlan
 from civicstat.services.audit import require_recorded
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound, PermissionDenied
 from civicstat.services.users import actor_of
 from civicstat.spec.models import Agreement

@@ -17,9 +17,10 @@ from civicstat.governance.audit import Event
 from civicstat.governance.permissions import ACTION_READ, ACTION_WRITE, Resource, allowed, require
 from civicstat.metadata.ids import get_row
 from civicstat.metadata.models import ActionItem, ActionItemChange, ObjectiveComment, User
+from civicstat.plan import AppliedPlan
 from civicstat.services import plan as plan_service
 from civicstat.services.audit import require_recorded
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
 
 STATUSES = ("open", "in_progress", "done", "dropped")

@@ -29,8 +29,9 @@ from civicstat.governance.permissions import (
     require,
 )
 from civicstat.metadata.models import AgreementReview, PerformanceAgreement
+from civicstat.plan import AppliedPlan
 from civicstat.services.audit import require_recorded
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
 from civicstat.spec.workspace import canonical_json
 

@@ -18,9 +18,9 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import MEASURE_READ, Resource, require
 from civicstat.metadata.models import Observation
 from civicstat.metrics import kinds
-from civicstat.services import measures as measure_service
+from civicstat.plan import AppliedPlan
 from civicstat.services import series
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 from civicstat.services.overview import TREND_PERIODS, TrendPoint
 from civicstat.services.series import Change
@@ -61,7 +61,7 @@ def readable_measure(plan: AppliedPlan, actor: Actor, measure_id: str) -> Measur
     measure = plan.measures.get(measure_id)
     if measure is None:
         raise NotFound.of("measure", measure_id)
-    owner = measure_service.owner(plan, measure)
+    owner = plan.owner(measure)
     require(actor, MEASURE_READ, Resource("measure", measure_id, owner))
     return measure
 
@@ -138,7 +138,7 @@ def breakdown(
     return Breakdown(
         measure=measure.id,
         title=measure.title,
-        unit=kinds.get(measure.kind).unit(measure_service.effective(plan, measure)),
+        unit=kinds.get(measure.kind).unit(plan.effective(measure)),
         period=latest.label if latest else None,
         partial=latest.is_partial(today) if latest else False,
         dimensions=sorted({r.dimension for r in slices}),

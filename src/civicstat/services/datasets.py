@@ -32,8 +32,9 @@ from civicstat.governance.rows import RowScope, row_filter, row_scope
 from civicstat.governance.secrets import secret_key
 from civicstat.metadata import datasets
 from civicstat.metadata.models import DataVersion
+from civicstat.plan import AppliedPlan
 from civicstat.services import _row_query as query
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
 from civicstat.spec.models import Classification, Masking, PiiKind, Source
 

@@ -20,7 +20,8 @@ from civicstat.governance.audit import Event, Outcome
 from civicstat.governance.columns import classification
 from civicstat.governance.disclosure import HIDDEN, Disclosure, disclosure
 from civicstat.governance.permissions import DATASET_UNMASK, Resource, allowed
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.plan import AppliedPlan
+from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden
 from civicstat.spec.models import Classification
 

@@ -66,7 +66,7 @@ def ingest(
         if recompute and result.status == "succeeded":
             if progress is not None:
                 progress("recomputing")
-            ids = measures.for_dataset(plan, source.dataset_id)
+            ids = plan.for_dataset(source.dataset_id)
             since = None
             if result.earliest is not None:
                 since = measures.refresh_from(plan, ids, result.earliest)

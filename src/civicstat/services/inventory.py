@@ -18,9 +18,9 @@ from civicstat.governance.actors import Actor, Role
 from civicstat.governance.permissions import CATALOG_READ, Resource, require
 from civicstat.metadata import datasets
 from civicstat.metadata.models import User
+from civicstat.plan import AppliedPlan
 from civicstat.services import access, publication, series
-from civicstat.services import measures as measure_service
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
 from civicstat.spec.models import Classification, Source
@@ -181,7 +181,7 @@ def _lineage(plan: AppliedPlan, source: Source) -> Lineage:
     measures = []
     for measure in sorted(plan.measures.values(), key=lambda m: m.id):
         if dataset_id in publication.datasets_behind(plan, measure):
-            direct = measure_service.effective(plan, measure).dataset == dataset_id
+            direct = plan.effective(measure).dataset == dataset_id
             measures.append(
                 MeasureEntry(id=measure.id, title=measure.title, kind=measure.kind, direct=direct)
             )

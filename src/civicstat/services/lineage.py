@@ -17,10 +17,10 @@ from civicstat.governance.permissions import RUN_READ, Resource, allowed
 from civicstat.metadata import datasets
 from civicstat.metadata.models import DataVersion, IngestRun, Observation, RawFile
 from civicstat.metrics import kinds
-from civicstat.services import measures as measure_service
+from civicstat.plan import AppliedPlan
 from civicstat.services import series
 from civicstat.services.breakdown import readable_measure
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.spec.models import Measure
 
@@ -103,10 +103,9 @@ def describe(ctx: Context, actor: Actor, measure_id: str) -> MeasureDescription:
             )
         ).one()
         lineage = [
-            _dataset(session, plan, actor, measure, d)
-            for d in sorted(measure_service.datasets_of(plan, measure))
+            _dataset(session, plan, actor, measure, d) for d in sorted(plan.datasets_of(measure))
         ]
-    row = measure_service.effective(plan, measure)
+    row = plan.effective(measure)
     kind = kinds.get(measure.kind)
     return MeasureDescription(
         id=measure.id,
@@ -117,7 +116,7 @@ def describe(ctx: Context, actor: Actor, measure_id: str) -> MeasureDescription:
         unit=kind.unit(row),
         grain=measure.grain,
         definition=_definition(measure),
-        definition_hash=measure_service.full_definition_hash(plan, measure),
+        definition_hash=plan.definition_hash(measure),
         inputs=_inputs(plan, measure),
         objectives=_objectives(plan, measure_id),
         datasets=lineage,

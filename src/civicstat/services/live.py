@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import MEASURE_READ, PLAN_READ, Resource, allowed, require
 from civicstat.metadata.models import Observation
-from civicstat.services import measures as measure_service
 from civicstat.services.context import Context
 
 
@@ -50,7 +49,7 @@ def changes_since(ctx: Context, actor: Actor, mark: int) -> Changes:
         measure = plan.measures.get(measure_id) if plan else None
         if plan is None or measure is None:
             continue
-        owner = measure_service.owner(plan, measure)
+        owner = plan.owner(measure)
         if allowed(actor, MEASURE_READ, Resource("measure", measure_id, owner)):
             readable.append(measure_id)
     return Changes(top, readable)

@@ -7,7 +7,6 @@ the measures it is built from, and whenever one of them is recomputed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,12 +23,12 @@ from civicstat.metadata.models import DataVersion
 from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import composite, kinds
 from civicstat.metrics import compute as engine
+from civicstat.plan import AppliedPlan
 from civicstat.recent import Recent
 from civicstat.services import populations
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
-from civicstat.spec.models import Measure, Window
-from civicstat.spec.workspace import definition_hash
+from civicstat.spec.models import Measure
 
 
 @dataclass(frozen=True)
@@ -59,15 +58,15 @@ def compute(
     """
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
-    chosen = order(plan, _choose(plan, measure_ids))
+    chosen = plan.in_order(_choose(plan, measure_ids))
     for measure in chosen:
-        require(actor, MEASURE_COMPUTE, Resource("measure", measure.id, owner(plan, measure)))
+        require(actor, MEASURE_COMPUTE, Resource("measure", measure.id, plan.owner(measure)))
     env = environment(plan)
     queried: dict[str, _Computed | None] = {}
     for measure in chosen:
         if _composite(measure):
             continue
-        row_measure = effective(plan, measure)
+        row_measure = plan.effective(measure)
         if since is not None and since.get(row_measure.id) is None:
             continue
         start = since[row_measure.id] if since is not None else None
@@ -82,7 +81,7 @@ def compute(
                     outcomes[measure.id] = ComputeOutcome(measure.id, 0, None, False)
                     continue
             elif _composite(measure):
-                changed = [i for i in _depends(measure) if outcomes.get(i, _SAME).changed]
+                changed = [i for i in plan.depends_on(measure) if outcomes.get(i, _SAME).changed]
                 if since is not None and not changed:
                     continue
                 # After a refresh, from the first period any of its inputs changed.
@@ -120,18 +119,13 @@ def _composite(measure: Measure) -> bool:
 _SAME = ComputeOutcome("", 0, None, False)
 
 
-def for_dataset(plan: AppliedPlan, dataset_id: str) -> list[str]:
-    """Measures computed from a dataset's rows (directly, or to date through cumulative)."""
-    return [m.id for m in plan.measures.values() if effective(plan, m).dataset == dataset_id]
-
-
 def refresh_from(
     plan: AppliedPlan, measure_ids: list[str], earliest: Mapping[str, object]
 ) -> dict[str, dt.date | None]:
     """For each measure, the earliest new value of the column placing its rows in time."""
     out: dict[str, dt.date | None] = {}
     for measure_id in measure_ids:
-        row_measure = effective(plan, plan.measures[measure_id])
+        row_measure = plan.effective(plan.measures[measure_id])
         column = engine.row_kind(row_measure).time_column(row_measure)
         value = earliest.get(column)
         out[measure_id] = value if isinstance(value, dt.date) else None
@@ -144,80 +138,6 @@ def environment(plan: AppliedPlan) -> kinds.Env:
         holidays.country if holidays else None, holidays.subdivision if holidays else None
     )
     return kinds.Env(fiscal_start_month=plan.settings.fiscal_year_start_month, calendar=calendar)
-
-
-def effective(plan: AppliedPlan, measure: Measure) -> Measure:
-    """The row measure that computes ``measure``: a cumulative one is the measure it
-    accumulates, over a window from the start of each (fiscal) year."""
-    if measure.kind != "cumulative":
-        return measure
-    assert measure.of is not None
-    base = effective(plan, plan.measures[measure.of])
-    window = Window(to_date=measure.reset or "year")
-    return base.model_copy(
-        update={"id": measure.id, "grain": measure.grain, "window": window, "unit": base.unit}
-    )
-
-
-def datasets_of(plan: AppliedPlan, measure: Measure) -> set[str]:
-    """The datasets a measure is computed from, through the measures it is built from."""
-    row = effective(plan, measure)
-    if row.dataset is not None:
-        return {row.dataset}
-    out: set[str] = set()
-    for dep in kinds.get(measure.kind).depends_on(measure):
-        out |= datasets_of(plan, plan.measures[dep])
-    return out
-
-
-def order(plan: AppliedPlan, chosen: list[Measure]) -> list[Measure]:
-    """``chosen`` and every measure built from them, inputs before the measures using them."""
-    dependents: dict[str, list[str]] = {}
-    for m in plan.measures.values():
-        for dep in kinds.get(m.kind).depends_on(m):
-            dependents.setdefault(dep, []).append(m.id)
-    wanted: set[str] = set()
-    stack = [m.id for m in chosen]
-    while stack:
-        current = stack.pop()
-        if current not in wanted:
-            wanted.add(current)
-            stack.extend(dependents.get(current, []))
-    done: list[Measure] = []
-    seen: set[str] = set()
-
-    def visit(measure_id: str) -> None:
-        if measure_id in seen:
-            return
-        seen.add(measure_id)  # validate rejects cycles, so marking first is safe
-        measure = plan.measures[measure_id]
-        for dep in kinds.get(measure.kind).depends_on(measure):
-            if dep in wanted:
-                visit(dep)
-        done.append(measure)
-
-    for measure_id in sorted(wanted):
-        visit(measure_id)
-    return done
-
-
-def full_definition_hash(plan: AppliedPlan, measure: Measure) -> str:
-    """The definition hash of a measure and, for composite ones, of everything under it."""
-    parts = [definition_hash(measure)]
-    parts += [full_definition_hash(plan, plan.measures[d]) for d in _depends(measure)]
-    if len(parts) == 1:
-        return parts[0]
-    return hashlib.sha256("+".join(parts).encode()).hexdigest()
-
-
-def owner(plan: AppliedPlan, measure: Measure) -> str | None:
-    dataset = effective(plan, measure).dataset
-    source = plan.source_for_dataset(dataset) if dataset else None
-    return source.owner if source else None
-
-
-def _depends(measure: Measure) -> list[str]:
-    return kinds.get(measure.kind).depends_on(measure)
 
 
 def _choose(plan: AppliedPlan, measure_ids: list[str] | None) -> list[Measure]:
@@ -236,8 +156,8 @@ def _compute_rows(
     env: kinds.Env,
     since: dt.date | None,
 ) -> _Computed | None:
-    row_measure = effective(plan, measure)
-    definition = full_definition_hash(plan, measure)
+    row_measure = plan.effective(measure)
+    definition = plan.definition_hash(measure)
     assert row_measure.dataset is not None
     with ctx.db.session() as session:
         version = datasets.current(session, row_measure.dataset)
@@ -348,10 +268,10 @@ def _compute_composite(
 ) -> _Computed | None:
     """A composite measure from its inputs' current observations (in ``session``, so inputs
     stored earlier in it count): the periods from ``first`` on, or all of them."""
-    definition = full_definition_hash(plan, measure)
+    definition = plan.definition_hash(measure)
     if first is not None and observations.current_definition(session, measure.id) != definition:
         first = None
-    inputs = _depends(measure)
+    inputs = plan.depends_on(measure)
     versions = {m: observations.current_data_version(session, m) for m in inputs}
     if any(v is None for v in versions.values()):
         return None

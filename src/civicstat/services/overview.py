@@ -22,9 +22,10 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.disclosure import named
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
 from civicstat.metadata.models import IngestRun, Observation
+from civicstat.plan import AppliedPlan
 from civicstat.services import plan as plan_service
 from civicstat.services import series
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
 from civicstat.services.plan import ObjectiveView, PlanView

@@ -15,7 +15,7 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import PLAN_READ, Resource, require
 from civicstat.metadata.models import Observation
 from civicstat.metrics import kinds
-from civicstat.services import measures, series
+from civicstat.services import series
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 
@@ -96,7 +96,7 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
             found = target_for(schedule, period)
             stale = any(
                 by_source[source.id].stale
-                for d in measures.datasets_of(plan, measure)
+                for d in plan.datasets_of(measure)
                 if (source := plan.source_for_dataset(d)) is not None
             )
             status = (
@@ -113,7 +113,7 @@ def get_plan(ctx: Context, actor: Actor) -> PlanView:
                     department_title=department.title if department else objective.department,
                     measure=measure.id,
                     measure_title=measure.title,
-                    unit=kinds.get(measure.kind).unit(measures.effective(plan, measure)),
+                    unit=kinds.get(measure.kind).unit(plan.effective(measure)),
                     target=found.value if found else None,
                     direction=objective.target.direction,
                     warning_band=objective.target.warning_band,

@@ -21,9 +21,9 @@ from civicstat.governance.audit import Event
 from civicstat.governance.permissions import MEASURE_APPROVE, Resource, allowed, require
 from civicstat.metadata.models import MeasureApproval
 from civicstat.metrics import kinds
-from civicstat.services import measures as measure_service
+from civicstat.plan import AppliedPlan
 from civicstat.services.audit import require_recorded
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 from civicstat.spec.models import Classification, Measure
 
@@ -45,7 +45,7 @@ class Publication(BaseModel):
 
 def datasets_behind(plan: AppliedPlan, measure: Measure) -> set[str]:
     """Every dataset a measure reads, through the measures it is built from."""
-    row = measure_service.effective(plan, measure)
+    row = plan.effective(measure)
     if row.dataset is not None:
         return {row.dataset}
     out: set[str] = set()
@@ -65,7 +65,7 @@ def classification_of(plan: AppliedPlan, measure: Measure) -> Classification:
 
 
 def state(session: Session, plan: AppliedPlan, measure: Measure) -> Publication:
-    definition = measure_service.full_definition_hash(plan, measure)
+    definition = plan.definition_hash(measure)
     classification = classification_of(plan, measure)
     needs = classification is not Classification.PUBLIC
     approval = session.scalar(
@@ -113,7 +113,7 @@ def awaiting(ctx: Context, actor: Actor) -> list[Publication]:
             return []
         out = []
         for measure in sorted(plan.measures.values(), key=lambda m: m.id):
-            resource = Resource("measure", measure.id, measure_service.owner(plan, measure))
+            resource = Resource("measure", measure.id, plan.owner(measure))
             if not allowed(actor, MEASURE_APPROVE, resource):
                 continue
             found = state(session, plan, measure)
@@ -168,5 +168,5 @@ def _measure(plan: AppliedPlan, measure_id: str) -> Measure:
 
 
 def _require_approver(ctx: Context, actor: Actor, plan: AppliedPlan, measure: Measure) -> None:
-    resource = Resource("measure", measure.id, measure_service.owner(plan, measure))
+    resource = Resource("measure", measure.id, plan.owner(measure))
     require_recorded(ctx, actor, MEASURE_APPROVE, resource, Event.POLICY_CHANGE)

@@ -17,7 +17,8 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed, require
 from civicstat.metadata.models import IngestRun, QualityResult
 from civicstat.pipeline.quality import quoted_columns
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.plan import AppliedPlan
+from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader, Said, require_unmask, withheld
 from civicstat.services.errors import InvalidInput
 

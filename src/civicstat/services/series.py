@@ -19,8 +19,8 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import MEASURE_READ, Resource, require
 from civicstat.metadata.models import DataVersion, IngestRun, Observation
 from civicstat.metrics import kinds
-from civicstat.services import measures as measure_service
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.plan import AppliedPlan
+from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 from civicstat.spec.models import Measure, Source
 
@@ -186,9 +186,7 @@ def objective_target(plan: AppliedPlan, measure_id: str) -> TargetSchedule | Non
 def freshness_of(session: Session, plan: AppliedPlan, measure: Measure) -> list[Freshness]:
     """How fresh each source behind a measure is (a composite measure has several)."""
     now = dt.datetime.now(dt.UTC)
-    sources = [
-        plan.source_for_dataset(d) for d in sorted(measure_service.datasets_of(plan, measure))
-    ]
+    sources = [plan.source_for_dataset(d) for d in sorted(plan.datasets_of(measure))]
     return [source_freshness(session, s, now) for s in sources if s is not None]
 
 
@@ -222,14 +220,12 @@ def _readable(plan: AppliedPlan, actor: Actor, measure_id: str) -> Measure:
     measure = plan.measures.get(measure_id)
     if measure is None:
         raise NotFound(f"unknown measure {measure_id!r}")
-    require(
-        actor, MEASURE_READ, Resource("measure", measure_id, measure_service.owner(plan, measure))
-    )
+    require(actor, MEASURE_READ, Resource("measure", measure_id, plan.owner(measure)))
     return measure
 
 
 def _unit(plan: AppliedPlan, measure: Measure) -> str:
-    return kinds.get(measure.kind).unit(measure_service.effective(plan, measure))
+    return kinds.get(measure.kind).unit(plan.effective(measure))
 
 
 def _all_observations(session: Session, measure_id: str, slice_key: str) -> list[Observation]:
@@ -340,7 +336,7 @@ def _projection(
     """Where the running period (or, to date, the running year) will land at this pace."""
     if latest is None or not latest.partial or latest.value is None:
         return None
-    row = measure_service.effective(plan, measure)
+    row = plan.effective(measure)
     kind = kinds.get(row.kind)
     fiscal = plan.settings.fiscal_year_start_month
     period = period_of(latest.start, Grain(row.grain), fiscal)

@@ -29,7 +29,8 @@ from civicstat.governance.permissions import (
 )
 from civicstat.metadata.ids import get_row
 from civicstat.metadata.models import ApiToken, utcnow
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.plan import AppliedPlan
+from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
 
 PREFIX = "cst_"  # lets secret scanners (and people) recognise a CivicStat token

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from civicstat.metadata import revisions
 from civicstat.metadata.models import IngestRun
 from civicstat.pipeline import locks
+from civicstat.plan import AppliedPlan
 from civicstat.services import ingest
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.operators import Actor
 
 __all__ = ["applied_plan", "last_started", "newer_plan", "recover_abandoned", "run_scheduled"]

@@ -24,9 +24,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from civicstat.plan import AppliedPlan
 from civicstat.services import audit as audit_service
 from civicstat.services import upkeep
-from civicstat.services.context import AppliedPlan, Context
+from civicstat.services.context import Context
 from civicstat.services.errors import IngestError, SourceBusy
 from civicstat.services.operators import Actor, Role
 from civicstat.spec.models import Source
