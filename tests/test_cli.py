@@ -20,8 +20,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from civicstat import cli
-from civicstat.cli import app
+from civicstat.cli import app, progress
 from civicstat.governance.actors import Role
 from civicstat.metadata import data_versions
 from civicstat.services.accounts import sign_in as sign_in_service
@@ -200,6 +199,52 @@ def test_installed_script_prints_the_schema_on_stdout_only() -> None:
     assert "$defs" in json.loads(completed.stdout)
 
 
+_LOADED = """
+import sys
+{before}
+print(" ".join(sorted(sys.modules)))
+"""
+_VALIDATOR = """
+from pathlib import Path
+from civicstat.settings import Settings
+from civicstat.spec.boundary import Boundary
+from civicstat.spec.validate import load_workspace
+root = Path(sys.argv[1])
+settings = Settings(workspace=root)
+load_workspace(root, Boundary.of(root, settings.data_roots, [settings.resolved_lake()]))
+"""
+_VALIDATE = """
+from civicstat.cli import main
+sys.argv = ["civicstat", "validate", sys.argv[1]]
+try:
+    main()
+except SystemExit:
+    pass
+"""
+# What only the stores, the web and the worker load.
+_NOT_FOR_VALIDATE = ("civicstat.services.context", "civicstat.pipeline", "civicstat.web",
+                     "civicstat.worker", "uvicorn", "fastapi")  # fmt: skip
+_HEAVY = ("sqlalchemy", "duckdb", "ibis", "numpy", "pyarrow")
+
+
+def _loaded(before: str, *args: str | Path) -> set[str]:
+    code = _LOADED.format(before=before)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, check=True
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def test_validate_loads_no_more_than_the_spec_validator(workspace: Path) -> None:
+    """The CLI loads a group's commands only when one runs: checking a workspace opens no
+    store and loads no library that the validator, checking it, does not load itself."""
+    validator = _loaded(_VALIDATOR, workspace)
+    command = _loaded(_VALIDATE, workspace)
+    added = command - validator
+    assert not [m for m in added if m.startswith(_NOT_FOR_VALIDATE)]
+    assert not [m for m in added if m.split(".")[0] in _HEAVY]
+
+
 # --- apply, ingest, compute, runs -------------------------------------------------------
 
 
@@ -343,8 +388,8 @@ def test_ingest_progress_on_a_terminal_is_a_bar_with_the_phase_and_share_done(
 ) -> None:
     screen = io.StringIO()
     terminal = Console(file=screen, force_terminal=True, width=100, color_system=None)
-    monkeypatch.setattr(cli, "err", terminal)
-    with cli.ingest_progress("calls") as show:
+    monkeypatch.setattr(progress, "err", terminal)
+    with progress.ingest_progress("calls") as show:
         assert show is not None
         show("fetching")  # no size known: the bar sweeps, no share is shown
         show("loading", 0.0)

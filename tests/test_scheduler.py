@@ -31,17 +31,18 @@ from civicstat.metadata.models import IngestRun, SourceLock, utcnow
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
-from civicstat.services.scheduler import (
-    Scheduler,
-    due,
-    interval_override,
-    scheduler_actor,
-    should_catch_up,
-)
 from civicstat.settings import Settings
 from civicstat.spec.example import write_example
 from civicstat.spec.models import Source
 from civicstat.web.app import create_app
+from civicstat.worker.scheduler import (
+    Scheduler,
+    due,
+    from_environment,
+    interval_override,
+    scheduler_actor,
+    should_catch_up,
+)
 
 SOURCE = "service_requests"
 CHICAGO = "America/Chicago"
@@ -295,14 +296,15 @@ def test_an_app_given_a_context_never_starts_a_scheduler(example_ctx: Context) -
         assert client.app.state.scheduler is None  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("wanted", [None, False])
-def test_an_app_that_opens_its_workspace_runs_the_scheduler_unless_told_not_to(
-    example_ctx: Context, database_url: str, wanted: bool | None
+@pytest.mark.parametrize("wanted", [True, False])
+def test_an_app_that_opens_its_workspace_runs_the_scheduler_it_is_given(
+    example_ctx: Context, database_url: str, wanted: bool
 ) -> None:
     settings = Settings(workspace=example_ctx.root, database_url=database_url)
-    with TestClient(create_app(settings, scheduler=wanted)) as client:
+    app = create_app(settings, background=from_environment if wanted else None)
+    with TestClient(app) as client:
         background = client.app.state.scheduler  # type: ignore[attr-defined]
-        if wanted is None:
+        if wanted:
             assert isinstance(background, Scheduler)
             assert background.scheduled == {SOURCE: DAILY_AT_6}
         else:

@@ -34,8 +34,8 @@ from civicstat.metadata.db import Database, alembic_config
 from civicstat.metadata.models import AuditEvent
 from civicstat.services import audit as audit_service
 from civicstat.services.context import Context
-from civicstat.services.scheduler import AUDIT_HEAD_JOB, Scheduler
 from civicstat.spec.workspace import canonical_json
+from civicstat.worker.scheduler import AUDIT_HEAD_JOB, Scheduler
 
 KEY = b"a test key for the audit chain!!"  # what the secret key derives, in a real server
 NOT_THE_KEY = b"the attacker's guess at that key"

@@ -40,11 +40,6 @@ def test_validating_a_workspace_loads_no_database_engine(example: Path) -> None:
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI and services.workspace import the engines at module level; the cli/ "
-    "package and the thin service door lift this (issue 12): then remove this mark",
-)
 def test_civicstat_validate_loads_no_database_engine(example: Path) -> None:
     done = _run(
         "import sys\n"

@@ -11,7 +11,6 @@ are placed relative to the last month, so every ``end`` tells the same story.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from civicstat.demo._draw import (
+    Span,
+    categorical,
+    daily_events,
+    default_end,
+    ids,
+    labels,
+    month_of,
+    timestamps,
+    weekday_of,
+    year_of,
+)
 from civicstat.demo.city import (
     AGENCIES,
     CALL_TYPES,
@@ -43,7 +54,6 @@ from civicstat.demo.city import (
     WARDS,
     WEEKDAY,
     WORK_CLASSES,
-    Bools,
     CallType,
     Floats,
     Ints,
@@ -56,37 +66,6 @@ __all__ = [
     "PermitType", "RequestType", "Span", "calls_911", "default_end", "generate", "permits",
     "service_requests",
 ]  # fmt: skip
-
-
-def default_end(today: dt.date | None = None) -> dt.date:
-    """The last day of the month before ``today``: the newest complete month of data."""
-    return (today or dt.date.today()).replace(day=1) - dt.timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """Whole months of data ending on ``end``; the extract was taken at midnight after it."""
-
-    start: dt.date
-    end: dt.date
-
-    @classmethod
-    def ending(cls, end: dt.date, years: int) -> Span:
-        months = end.year * 12 + end.month - 12 * years  # month index of the first month
-        return cls(dt.date(months // 12, months % 12 + 1, 1), end)
-
-    @property
-    def start_s(self) -> int:
-        return _seconds(self.start)
-
-    @property
-    def snapshot_s(self) -> int:
-        """Epoch seconds of the extract: nothing later than this is known."""
-        return _seconds(self.end) + DAY
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
 
 
 def generate(
@@ -125,12 +104,12 @@ def calls_911(span: Span, rng: np.random.Generator, n: int) -> pa.Table:
     hours = np.arange(span.days * 24)
     hour_s = span.start_s + hours * HOUR
     day, hod = hour_s // DAY, hours % 24
-    month = _month_of(hour_s)
+    month = month_of(hour_s)
     growth = 1.03 ** ((hour_s - span.start_s) / (365.25 * DAY))
-    weekend_night = np.isin(_weekday(day), [5, 6]) & (hod < 4)
+    weekend_night = np.isin(weekday_of(day), [5, 6]) & (hod < 4)
     noise = rng.lognormal(0.0, 0.05, span.days)[day - day[0]]  # weather, events
     weight = (
-        DIURNAL[hod] * WEEKDAY[_weekday(day)] * SEASON_911[month % 12] * growth
+        DIURNAL[hod] * WEEKDAY[weekday_of(day)] * SEASON_911[month % 12] * growth
         * np.where(weekend_night, 1.35, 1.0) * noise * _holiday_boost(hour_s)
     )  # fmt: skip
     counts = rng.multinomial(n, weight / weight.sum())
@@ -141,11 +120,11 @@ def calls_911(span: Span, rng: np.random.Generator, n: int) -> pa.Table:
     names = list(CALL_TYPES)
     kinds = list(CALL_TYPES.values())
     profiles = np.stack([HOUR_PROFILES[k.hours] * k.share for k in kinds], axis=1)
-    ctype = _categorical(rng, profiles, hod[at])
+    ctype = categorical(rng, profiles, hod[at])
     agency = np.array([AGENCIES.index(k.agency) for k in kinds])[ctype]
     priority = np.array([k.priority for k in kinds])[ctype]
     district = rng.choice(len(DISTRICTS), n, p=DISTRICT_SHARE)
-    channel = _categorical(rng, CHANNEL_BY_PRIORITY, priority - 1)
+    channel = categorical(rng, CHANNEL_BY_PRIORITY, priority - 1)
 
     # Schedules follow the daily and yearly curves only partly, and the floor has been
     # short-staffed since the crunch, so busy hours, summers and recent months queue more.
@@ -160,20 +139,20 @@ def calls_911(span: Span, rng: np.random.Generator, n: int) -> pa.Table:
     no_arrival = rng.random(n) < np.array([0.035, 0.06, 0.11, 0.19])[priority - 1]
     no_dispatch = no_arrival & (rng.random(n) < 0.45)  # cancelled, or handled by phone
 
-    year = _year_of(received)
+    year = year_of(received)
     return pa.table({
-        "call_id": _ids("R", year, 7),
-        "received_at": _timestamps(received),
-        "answered_at": _timestamps(answered),
-        "dispatched_at": _timestamps(dispatched, no_dispatch),
-        "arrived_at": _timestamps(arrived, no_arrival),
+        "call_id": ids("R", year, 7),
+        "received_at": timestamps(received),
+        "answered_at": timestamps(answered),
+        "dispatched_at": timestamps(dispatched, no_dispatch),
+        "arrived_at": timestamps(arrived, no_arrival),
         "answer_seconds": pa.array((answered - received).astype(np.float64)),
         "response_seconds": pa.array((arrived - received).astype(np.float64), mask=no_arrival),
-        "district": _labels(DISTRICTS, district),
-        "call_type": _labels(names, ctype),
-        "agency": _labels(AGENCIES, agency),
+        "district": labels(DISTRICTS, district),
+        "call_type": labels(names, ctype),
+        "agency": labels(AGENCIES, agency),
         "priority": pa.array(priority.astype(np.int32)),
-        "channel": _labels(CHANNELS_911, channel),
+        "channel": labels(CHANNELS_911, channel),
     })  # fmt: skip
 
 
@@ -227,7 +206,7 @@ def _holiday_boost(t: Ints) -> Floats:
     """Fireworks and parties: July 4th evening and New Year's night are busy."""
     day = t.astype("M8[s]").astype("M8[D]")
     month_day = (day - day.astype("M8[M]")).astype(np.int64) + 1
-    month, hod = _month_of(t) % 12, (t // HOUR) % 24
+    month, hod = month_of(t) % 12, (t // HOUR) % 24
     july4 = (month == 6) & (month_day == 4) & (hod >= 18)
     new_year = (month == 0) & (month_day == 1) & (hod < 4)
     return np.where(july4 | new_year, 1.6, 1.0)
@@ -242,14 +221,14 @@ def service_requests(span: Span, rng: np.random.Generator) -> pa.Table:
     rate = np.array([k.per_day for k in kinds])
     season = np.stack([SEASONS[k.season] for k in kinds], axis=1)
     weekday = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 0.6, 0.55])
-    day, rtype = _daily_events(span, rng, rate, season, weekday)
+    day, rtype = daily_events(span, rng, rate, season, weekday)
     n = len(day)
     hod_weight = np.repeat([0.2, 1.6, 0.7], [7, 10, 7])
     created = day * DAY + rng.choice(24, n, p=hod_weight / hod_weight.sum()) * HOUR
     created += rng.integers(0, HOUR, n)
     order = np.argsort(created, kind="stable")
     created, rtype = created[order], rtype[order]
-    month = _month_of(created)
+    month = month_of(created)
     departments = sorted({k.department for k in kinds})
     dept = np.array([departments.index(k.department) for k in kinds])[rtype]
     sla = np.array([k.sla_days for k in kinds])[rtype]
@@ -258,7 +237,7 @@ def service_requests(span: Span, rng: np.random.Generator) -> pa.Table:
     app = np.linspace(0.18, 0.38, int(months_in[-1]) + 1)[:, None]  # the app catches on
     channel_p = np.hstack([0.55 - app, app, np.full_like(app, 0.3), np.full_like(app, 0.1),
                            np.full_like(app, 0.05)])  # fmt: skip
-    channel = _categorical(rng, channel_p, months_in)
+    channel = categorical(rng, channel_p, months_in)
 
     # Work time as a share of the SLA, stretched by each department's workload: the spring
     # pothole surge in public works, a hauling-contract changeover in sanitation's last
@@ -277,16 +256,16 @@ def service_requests(span: Span, rng: np.random.Generator) -> pa.Table:
     closed = np.maximum(finish_day * DAY + rng.integers(7 * HOUR, 18 * HOUR, n), created + 1800)
     due = created + sla * DAY
     still_open = closed >= span.snapshot_s
-    year = _year_of(created)
+    year = year_of(created)
     return pa.table({
-        "request_id": _ids("SR", year, 6),
-        "request_type": _labels(names, rtype),
-        "department": _labels(departments, dept),
-        "district": _labels(DISTRICTS, district),
-        "channel": _labels(CHANNELS_311, channel),
-        "created_at": _timestamps(created),
-        "due_at": _timestamps(due),
-        "closed_at": _timestamps(closed, still_open),
+        "request_id": ids("SR", year, 6),
+        "request_type": labels(names, rtype),
+        "department": labels(departments, dept),
+        "district": labels(DISTRICTS, district),
+        "channel": labels(CHANNELS_311, channel),
+        "created_at": timestamps(created),
+        "due_at": timestamps(due),
+        "closed_at": timestamps(closed, still_open),
         # Known once closed or once overdue; unknown while open and not yet due.
         "closed_on_time": pa.array(closed <= due, mask=still_open & (due >= span.snapshot_s)),
     })  # fmt: skip
@@ -301,27 +280,27 @@ def permits(span: Span, rng: np.random.Generator) -> pa.Table:
     month_weight = np.array([0.7, 0.8, 1.1, 1.3, 1.3, 1.2, 1.1, 1.1, 1.0, 0.95, 0.8, 0.65])
     season = np.tile(month_weight[:, None], (1, len(kinds)))
     weekday = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.08, 0.04])  # the portal is open on weekends
-    day, ptype = _daily_events(span, rng, np.array([k.per_weekday for k in kinds]), season, weekday)
+    day, ptype = daily_events(span, rng, np.array([k.per_weekday for k in kinds]), season, weekday)
     n = len(day)
     applied = day * DAY + rng.integers(7 * HOUR, 18 * HOUR, n)
     order = np.argsort(applied, kind="stable")
     applied, ptype, day = applied[order], ptype[order], day[order]
     ward_weights = np.tile([0.2, 0.18, 0.17, 0.16, 0.15, 0.14], (len(kinds), 1))
     ward_weights[names.index("New Single Family")] = [0.05, 0.07, 0.1, 0.18, 0.28, 0.32]
-    ward = _categorical(rng, ward_weights, ptype)
+    ward = categorical(rng, ward_weights, ptype)
     classes = np.array([[k.work_classes.get(c, 0.0) for c in WORK_CLASSES] for k in kinds])
-    work_class = _categorical(rng, classes, ptype)
+    work_class = categorical(rng, classes, ptype)
 
     # Plan review slows in the spring rush and while two reviewer posts sat empty
     # (10 to 5 months back); over-the-counter trade permits are barely affected.
     months_back = (span.snapshot_s - applied) / (MONTH_DAYS * DAY)
     backlog = np.interp(months_back, [0, 4, 5, 10, 11, 1e9], [1.0, 1.0, 1.45, 1.45, 1.0, 1.0])
-    backlog *= np.where(np.isin(_month_of(applied) % 12, [3, 4, 5]), 1.12, 1.0)
+    backlog *= np.where(np.isin(month_of(applied) % 12, [3, 4, 5]), 1.12, 1.0)
     plan_review = np.array([k.plan_review for k in kinds])[ptype]
     median = np.array([k.review_days for k in kinds])[ptype] * np.where(plan_review, backlog, 1.0)
     review = rng.lognormal(np.log(median), np.array([k.spread for k in kinds])[ptype])
     issue_day = day + np.floor(review).astype(np.int64)
-    issue_day += np.select([_weekday(issue_day) == 5, _weekday(issue_day) == 6], [2, 1], 0)
+    issue_day += np.select([weekday_of(issue_day) == 5, weekday_of(issue_day) == 6], [2, 1], 0)
     issued = np.maximum(issue_day * DAY + rng.integers(8 * HOUR, 17 * HOUR, n), applied + 900)
     pending = (issued >= span.snapshot_s) | (rng.random(n) < 0.02)  # in review, or withdrawn
     value_median = np.array([k.valuation for k in kinds])[ptype]
@@ -329,78 +308,12 @@ def permits(span: Span, rng: np.random.Generator) -> pa.Table:
     valuation = rng.lognormal(np.log(value_median), value_spread)
     prefix = pa.array(np.array([k.prefix for k in kinds])[ptype])
     return pa.table({
-        "permit_id": pc.binary_join_element_wise(prefix, _ids("", _year_of(applied), 5), ""),
-        "permit_type": _labels(names, ptype),
-        "work_class": _labels(WORK_CLASSES, work_class),
-        "ward": _labels(WARDS, ward),
-        "applied_at": _timestamps(applied),
-        "issued_at": _timestamps(issued, pending),
+        "permit_id": pc.binary_join_element_wise(prefix, ids("", year_of(applied), 5), ""),
+        "permit_type": labels(names, ptype),
+        "work_class": labels(WORK_CLASSES, work_class),
+        "ward": labels(WARDS, ward),
+        "applied_at": timestamps(applied),
+        "issued_at": timestamps(issued, pending),
         "valuation": pa.array(np.maximum(np.round(valuation, -1), 100.0)),
         "review_days": pa.array((issued // DAY - applied // DAY).astype(np.int32), mask=pending),
     })  # fmt: skip
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-def _daily_events(
-    span: Span, rng: np.random.Generator, rate: Floats, season: Floats, weekday: Floats
-) -> tuple[Ints, Ints]:
-    """Poisson counts per day and type; each event's epoch day and type index."""
-    first = span.start_s // DAY
-    days = np.arange(first, first + span.days)
-    growth = 1.025 ** ((days - first) / 365.25)
-    lam = rate * season[_month_of(days * DAY) % 12] * (weekday[_weekday(days)] * growth)[:, None]
-    cell = np.repeat(np.arange(lam.size), rng.poisson(lam).ravel())
-    return days[cell // rate.size], cell % rate.size
-
-
-def _categorical(rng: np.random.Generator, probs: Floats, row: Ints) -> Ints:
-    """One draw per element from the categorical distribution ``probs[row]``.
-
-    Row g's cumulative probabilities are shifted into (g, g + 1], so one searchsorted
-    over all rows draws every element at once.
-    """
-    cum = np.cumsum(probs, axis=1) / probs.sum(axis=1, keepdims=True)
-    cum[:, -1] = 1.0
-    flat = (cum + np.arange(len(probs))[:, None]).ravel()
-    found: Ints = np.searchsorted(flat, rng.random(len(row)) + row, side="right")
-    found -= row * probs.shape[1]
-    np.minimum(found, probs.shape[1] - 1, out=found)  # guards rounding at a row's top end
-    return found
-
-
-def _seconds(day: dt.date) -> int:
-    return (day - dt.date(1970, 1, 1)).days * DAY
-
-
-def _weekday(epoch_day: Ints) -> Ints:
-    return (epoch_day + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-
-
-def _month_of(t: Ints) -> Ints:
-    """Months since January 1970 (``% 12`` gives the calendar month, January = 0)."""
-    return t.astype("M8[s]").astype("M8[M]").astype(np.int64)
-
-
-def _year_of(t: Ints) -> Ints:
-    return t.astype("M8[s]").astype("M8[Y]").astype(np.int64) + 1970
-
-
-def _ids(prefix: str, year: Ints, width: int) -> pa.Array:
-    """Ids such as ``R24-0001234``: prefix, two-digit year, a sequence restarting each year.
-
-    ``year`` must be sorted, as it is for rows in time order.
-    """
-    seq = np.arange(len(year)) - np.searchsorted(year, year) + 1
-    yy = pc.utf8_lpad(pa.array(year % 100).cast(pa.string()), 2, "0")
-    number = pc.utf8_lpad(pa.array(seq).cast(pa.string()), width, "0")
-    return pc.binary_join_element_wise(prefix, yy, "-", number, "")
-
-
-def _labels(names: tuple[str, ...] | list[str], index: Ints) -> pa.Array:
-    return pa.array(list(names), pa.string()).take(pa.array(index))
-
-
-def _timestamps(t: Ints, null: Bools | None = None) -> pa.Array:
-    return pa.array(t.astype("M8[s]").astype("M8[us]"), mask=null)

@@ -1,10 +1,36 @@
-"""Errors services raise; the web and CLI layers turn them into answers."""
+"""Errors services raise; the web and CLI layers turn them into answers.
+
+Besides their own, services let through a few errors of the engines, named here so that a
+driver needs nothing but the services to catch them. Those whose modules load SQLAlchemy or
+DuckDB are imported when first asked for, so that this module stays light (``civicstat
+validate`` loads neither)."""
 
 from __future__ import annotations
 
-from civicstat.governance.permissions import PermissionDenied
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = ["Forbidden", "InvalidInput", "NotFound", "PermissionDenied", "ServiceError"]
+from civicstat.governance.permissions import PermissionDenied
+from civicstat.governance.secrets import InsecureSecretKey
+from civicstat.spec.workspace import SpecError
+
+if TYPE_CHECKING:
+    from civicstat.governance.audit import AuditUnavailable
+    from civicstat.pipeline.locks import SourceBusy
+    from civicstat.pipeline.runner import IngestError
+
+__all__ = [
+    "AuditUnavailable",
+    "Forbidden",
+    "IngestError",
+    "InsecureSecretKey",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "ServiceError",
+    "SourceBusy",
+    "SpecError",
+]
 
 
 class ServiceError(Exception):
@@ -27,3 +53,18 @@ class InvalidInput(ServiceError):
 class Forbidden(ServiceError):
     """The actor sees the object but may not do this to it (unmask it, say); the message
     says what is missing. Never for an object they may not see: that is NotFound."""
+
+
+_ENGINE_ERRORS = {
+    "AuditUnavailable": "civicstat.governance.audit",
+    "IngestError": "civicstat.pipeline.runner",
+    "SourceBusy": "civicstat.pipeline.locks",
+}
+
+
+def __getattr__(name: str) -> type[Exception]:
+    """An engine's error named in ``__all__``, its module loaded on first use."""
+    if name not in _ENGINE_ERRORS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    error: type[Exception] = getattr(importlib.import_module(_ENGINE_ERRORS[name]), name)
+    return error

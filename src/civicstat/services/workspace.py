@@ -1,4 +1,4 @@
-"""Validate and apply a workspace folder."""
+"""Apply a workspace folder (validating one is ``services.authoring.load``)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,7 @@ from civicstat.metadata import revisions
 from civicstat.metadata.revisions import ApplyResult
 from civicstat.services import policy
 from civicstat.services.context import Context
-from civicstat.settings import Settings
-from civicstat.spec.boundary import Boundary
 from civicstat.spec.validate import load_workspace
-from civicstat.spec.workspace import Workspace
-
-
-def load(root: Path, settings: Settings | None = None) -> Workspace:
-    """Load and check the workspace files; raises SpecError listing every problem. With
-    ``settings``, local paths are judged by this machine's data roots too."""
-    if settings is None:
-        return load_workspace(root)
-    lake = settings.resolved_lake()  # the spec's own lake_url is judged when stores open
-    return load_workspace(root, Boundary.of(root, settings.data_roots, [lake]))
 
 
 def apply(ctx: Context, actor: Actor, root: Path | None = None) -> ApplyResult:

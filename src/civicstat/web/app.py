@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from typing import Protocol
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -38,19 +39,29 @@ class _App(FastAPI):
         return SecurityHeaders(super().build_middleware_stack(), self.state.headers)
 
 
+class Background(Protocol):
+    """Work run beside the app for its lifetime, such as the worker's scheduler."""
+
+    def start(self) -> None: ...
+
+    def shutdown(self, *, wait: bool = True) -> None: ...
+
+
 def create_app(
-    settings: Settings, context: Context | None = None, *, scheduler: bool | None = None
+    settings: Settings,
+    context: Context | None = None,
+    *,
+    background: Callable[[Context], Background] | None = None,
 ) -> FastAPI:
     """The app; pass ``context`` to share an open one (tests), otherwise it opens its own.
 
-    ``scheduler`` runs the sources' schedules in the background; by default only an app
-    that opens its own context does, so tests building an app never start ingests.
+    ``background`` makes, from the app's context, work to run beside it while it serves:
+    ``civicstat serve`` passes the worker's scheduler (the web never imports the worker).
 
     In production mode (``CIVICSTAT_ENV=production``) a missing, short or well-known secret
     key stops it here, with ``InsecureSecretKey``.
     """
     check_production(settings)
-    run_scheduler = context is None if scheduler is None else scheduler
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,10 +70,8 @@ def create_app(
             ctx.migrate()
         app.state.ctx = ctx
         app.state.scheduler = None
-        if run_scheduler:
-            from civicstat.services.scheduler import Scheduler, interval_override
-
-            app.state.scheduler = Scheduler(ctx, every_seconds=interval_override())
+        if background is not None:
+            app.state.scheduler = background(ctx)
             app.state.scheduler.start()
         yield
         if app.state.scheduler is not None:

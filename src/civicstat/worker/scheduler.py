@@ -2,8 +2,9 @@
 and once a day, export the audit log's head (``services.audit.export_head``).
 
 Any number of processes may run a scheduler on one workspace. Every job takes the source's
-lock first (``pipeline.locks``): one process runs the source, the others skip quietly, and
-a process that finds a run already done for this scheduled time does not run it again.
+lock first (``services.upkeep.run_scheduled``): one process runs the source, the others skip
+quietly, and a process that finds a run already done for this scheduled time does not run it
+again.
 """
 
 from __future__ import annotations
@@ -15,23 +16,20 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, select
 
-from civicstat.governance.actors import Actor, Role
-from civicstat.metadata import revisions
-from civicstat.metadata.models import IngestRun, utcnow
-from civicstat.pipeline.locks import SourceBusy, recover_abandoned, source_lock
-from civicstat.pipeline.runner import IngestError
 from civicstat.plan import AppliedPlan
 from civicstat.services import audit as audit_service
-from civicstat.services import ingest as ingest_service
+from civicstat.services import upkeep
 from civicstat.services.context import Context
+from civicstat.services.errors import IngestError, SourceBusy
+from civicstat.services.operators import Actor, Role
 from civicstat.spec.models import Source
 
 __all__ = [
@@ -39,6 +37,7 @@ __all__ = [
     "INTERVAL_ENV",
     "Scheduler",
     "due",
+    "from_environment",
     "interval_override",
     "scheduler_actor",
     "should_catch_up",
@@ -64,6 +63,12 @@ def interval_override(environ: Mapping[str, str] = os.environ) -> float | None:
     if seconds <= 0:
         raise ValueError(f"{INTERVAL_ENV} must be a positive number of seconds, not {raw!r}")
     return seconds
+
+
+def from_environment(ctx: Context) -> Scheduler:
+    """The scheduler of ``ctx``'s workspace, at the test-only interval if one is set: what
+    ``civicstat serve`` runs beside the web app."""
+    return Scheduler(ctx, every_seconds=interval_override())
 
 
 def scheduler_actor() -> Actor:
@@ -156,14 +161,13 @@ class Scheduler:
 
     def start(self, *, now: dt.datetime | None = None) -> None:
         """Build the jobs from the applied plan, catch up missed runs, and start."""
-        recover_abandoned(self.ctx.db)
-        with self.ctx.db.session() as session:
-            current = self.ctx.applied_plan(session)
+        upkeep.recover_abandoned(self.ctx)
+        current = upkeep.applied_plan(self.ctx)
         if current is not None:
             self._scheduler = self._build(current.settings.timezone)
         plan = self.reload()
         if plan is not None:
-            self._catch_up(plan, now or utcnow())
+            self._catch_up(plan, now or _utcnow())
         self._scheduler.add_job(
             self.reload,
             IntervalTrigger(seconds=self.poll_seconds),
@@ -189,11 +193,7 @@ class Scheduler:
     def reload(self) -> AppliedPlan | None:
         """Rebuild the jobs if a newer plan revision was applied; return that plan, if so."""
         with self._reload_lock:
-            with self.ctx.db.session() as session:
-                latest = revisions.latest(session)
-                if latest is None or latest.id == self._revision_id:
-                    return None
-                plan = self.ctx.applied_plan(session)
+            plan = upkeep.newer_plan(self.ctx, than=self._revision_id)
             if plan is None:
                 return None
             self._apply(plan)
@@ -239,7 +239,7 @@ class Scheduler:
         return trigger
 
     def _catch_up(self, plan: AppliedPlan, now: dt.datetime) -> None:
-        last = self._last_started()
+        last = upkeep.last_started(self.ctx)
         for source in plan.sources.values():
             if should_catch_up(source, plan.settings.timezone, last.get(source.id), now):
                 log.info("source %s missed a scheduled run: running it once now", source.id)
@@ -250,15 +250,6 @@ class Scheduler:
                     name=f"catch up {source.id}",
                     replace_existing=True,
                 )
-
-    def _last_started(self, source_id: str | None = None) -> dict[str, dt.datetime]:
-        query = select(IngestRun.source_id, func.max(IngestRun.started_at)).group_by(
-            IngestRun.source_id
-        )
-        if source_id is not None:
-            query = query.where(IngestRun.source_id == source_id)
-        with self.ctx.db.session() as session:
-            return dict(session.execute(query).all())
 
     def export_audit_head(self) -> None:
         """The daily job: the audit log's head to the log and the heads file. Never raises:
@@ -273,16 +264,11 @@ class Scheduler:
 
         Never raises: a failure is logged and recorded in the run, and the scheduler goes on.
         """
+        spec = self._jobs.get(source_id)
+        # At the test-only interval, or for a job just removed, every firing runs.
+        is_due = partial(_due_by_now, spec) if spec and self.every_seconds is None else None
         try:
-            with source_lock(self.ctx.db, source_id) as lease:
-                spec = self._jobs.get(source_id)
-                if spec is not None and self.every_seconds is None:
-                    last = self._last_started(source_id).get(source_id)
-                    if not due(spec.schedule, spec.timezone, last, utcnow()):
-                        log.info("source %s already ran for this scheduled time", source_id)
-                        return None
-                recover_abandoned(self.ctx.db, held=lease)
-                outcome = ingest_service.ingest(self.ctx, self.actor, source_id, trigger="schedule")
+            outcome = upkeep.run_scheduled(self.ctx, self.actor, source_id, is_due)
         except SourceBusy as busy:
             log.info("source %s skipped: held by %s", source_id, busy.holder)
             return None
@@ -294,9 +280,20 @@ class Scheduler:
         except Exception:
             log.exception("scheduled ingest of %s failed", source_id)
             return None
+        if outcome is None:
+            log.info("source %s already ran for this scheduled time", source_id)
+            return None
         result = outcome.result
         log.info("scheduled run %d of %s: %s", result.run_id, source_id, result.status)
         return result.run_id
+
+
+def _due_by_now(spec: _JobSpec, last_started: dt.datetime | None) -> bool:
+    return due(spec.schedule, spec.timezone, last_started, _utcnow())
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _job_id(source_id: str) -> str:
