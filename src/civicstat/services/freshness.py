@@ -8,7 +8,7 @@ import datetime as dt
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from civicstat.metadata import source_runs
+from civicstat.metadata import runs
 from civicstat.plan import AppliedPlan
 from civicstat.spec.models import Measure, Source
 
@@ -29,7 +29,7 @@ def freshness_of(session: Session, plan: AppliedPlan, measure: Measure) -> list[
 
 def source_freshness(session: Session, source: Source, now: dt.datetime) -> Freshness:
     """When the source last pulled successfully, and whether that is past its limit."""
-    last = source_runs.last_success(session, source.id)
+    last = runs.last_success(session, source.id)
     limit = source.stale_after_hours
     stale = (
         limit is not None

@@ -20,7 +20,7 @@ from civicstat.domain.targets import Status, evaluate_for, target_for
 from civicstat.governance.actors import Actor
 from civicstat.governance.disclosure import named
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
-from civicstat.metadata import observations, source_runs
+from civicstat.metadata import observations, runs
 from civicstat.plan import AppliedPlan
 from civicstat.services import plan as plan_service
 from civicstat.services.context import Context
@@ -252,7 +252,7 @@ def _source_status(session: Session, actor: Actor, reader: Reader, source: Sourc
     if allowed(actor, RUN_READ, Resource("source", source.id, source.owner)) and reader.visible(
         source.dataset_id
     ):
-        last_status = source_runs.last_status(session, source.id)
+        last_status = runs.last_status(session, source.id)
     return SourceStatus(
         id=source.id,
         title=source.title,

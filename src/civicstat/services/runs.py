@@ -15,7 +15,6 @@ from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed, require
 from civicstat.metadata import runs
 from civicstat.metadata.models import IngestRun, QualityResult
-from civicstat.pipeline import locks
 from civicstat.pipeline.quality import quoted_columns
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
@@ -93,12 +92,6 @@ def recent(
         views = [_view(reader, r, checks[r.id]) for r in shown]
     reader.record(ctx, via="runs")
     return views
-
-
-def recover_abandoned(ctx: Context) -> int:
-    """Mark runs whose process died as abandoned, so listings show them as such rather
-    than running; returns how many. Housekeeping anyone listing runs may do."""
-    return locks.recover_abandoned(ctx.db)
 
 
 def _may_see(actor: Actor, plan: AppliedPlan | None, run: IngestRun) -> bool:

@@ -7,10 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import func, select
-
-from civicstat.metadata import revisions
-from civicstat.metadata.models import IngestRun
+from civicstat.metadata import revisions, runs
 from civicstat.pipeline import locks
 from civicstat.plan import AppliedPlan
 from civicstat.services import ingest
@@ -42,13 +39,8 @@ def newer_plan(ctx: Context, than: int | None) -> AppliedPlan | None:
 
 def last_started(ctx: Context, source_id: str | None = None) -> dict[str, dt.datetime]:
     """Source id → when its newest run started (only ``source_id``'s, if given)."""
-    query = select(IngestRun.source_id, func.max(IngestRun.started_at)).group_by(
-        IngestRun.source_id
-    )
-    if source_id is not None:
-        query = query.where(IngestRun.source_id == source_id)
     with ctx.db.session() as session:
-        return dict(session.execute(query).all())
+        return runs.last_started(session, source_id)
 
 
 def run_scheduled(

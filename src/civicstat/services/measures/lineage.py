@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
-from civicstat.metadata import data_versions, observations, source_runs
+from civicstat.metadata import data_versions, observations, raw_files, runs
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
@@ -196,14 +196,14 @@ def _dataset(read: Reading, fresh: dict[str, Freshness], dataset_id: str) -> Dat
         and source is not None
         and allowed(actor, RUN_READ, Resource("source", source.id, source.owner))
     )
-    run = source_runs.run(session, version.run_id) if version and version.run_id else None
+    run = runs.get(session, version.run_id) if version and version.run_id else None
     payloads: list[RawPayload] = []
     if run is not None and may_see_runs:
         payloads = [
             RawPayload(
                 name=f.original_name, sha256=f.sha256, size=f.size, received_at=f.received_at
             )
-            for f in source_runs.raw_files(session, run.id)
+            for f in raw_files.of_run(session, run.id)
         ]
     lineage_source = None
     if source is not None:
