@@ -142,3 +142,65 @@ def test_architecture_document_draws_the_enforced_layers() -> None:
     drawn = [" ".join(line.split("←")[0].split()) for line in picture.splitlines()]
     layers = [" ".join(layer.replace("|", " ").split()) for layer in _contract_layers()]
     assert [line for line in drawn if line] == layers
+
+
+PACKAGES = (
+    "cli|web|worker|demo|services|pipeline|connectors|metrics|governance|metadata|warehouse"
+    "|plan|spec|domain"
+)
+DOTTED = re.compile(rf"`((?:civicstat\.)?(?:{PACKAGES})(?:\.\w+)+)(?:\(\))?`")
+PATH = re.compile(r"`((?:src/)?(?:civicstat/)?[\w/]+/\w+\.py)`")
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+
+
+def _defined(path: Path) -> set[str]:
+    """The names a module defines or imports at any depth (classes, functions, assignments)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return out
+
+
+def _module_file(parts: list[str]) -> Path | None:
+    base = SRC.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _broken_reference(reference: str) -> str | None:
+    """Why a dotted name in the docs names nothing in the code (None: it resolves)."""
+    parts = reference.removeprefix("civicstat.").split(".")
+    if parts[-1] in {"py", "yaml", "yml", "md", "json", "toml"}:
+        return None  # a file name such as `plan.yaml`, not a module path
+    for cut in range(len(parts), 0, -1):
+        if (found := _module_file(parts[:cut])) is not None:
+            rest = parts[cut:]
+            if rest and rest[0] not in _defined(found):
+                return f"{rest[0]} is not in {found.relative_to(ROOT)}"
+            return None
+    return "no such module"
+
+
+def test_every_module_and_name_the_docs_cite_exists() -> None:
+    """Moving code moves its docs: a cited module, function or class that is gone fails."""
+    broken: list[str] = []
+    for doc in DOCS:
+        for number, line in enumerate(doc.read_text().splitlines(), 1):
+            for match in DOTTED.finditer(line):
+                if why := _broken_reference(match.group(1)):
+                    broken.append(f"{doc.name}:{number}: {match.group(1)}: {why}")
+            for match in PATH.finditer(line):
+                cited = match.group(1)
+                anchors = (ROOT / cited, ROOT / "src" / cited, SRC / cited)
+                if not any(p.exists() for p in anchors):
+                    broken.append(f"{doc.name}:{number}: {cited}: no such file")
+    assert broken == []
