@@ -309,6 +309,7 @@ def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[st
     """The measured process: set-up, then hand SQL and CivicStat alternately, then refresh."""
     from civicstat.governance.actors import operator
     from civicstat.metadata import datasets
+    from civicstat.metrics import refresh
     from civicstat.services import ingest, measures, workspace
     from civicstat.services.context import Context
     from civicstat.settings import Settings
@@ -352,7 +353,7 @@ def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[st
             assert version is not None
             files = [str(ctx.lake.path(f)) for f in version.files]
         ids = plan.for_dataset("service_requests")
-        since = measures.refresh_from(plan, ids, appended.result.earliest or {})
+        since = refresh.refresh_from(plan, ids, appended.result.earliest or {})
         refresh_times.append(_timed(lambda: measures.compute(ctx, actor, ids, since=since)))  # noqa: B023
         refreshed = ours(ctx)
         con.execute(f"CREATE OR REPLACE VIEW r AS SELECT * FROM read_parquet({_sql_list(files)})")

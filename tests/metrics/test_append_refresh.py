@@ -21,6 +21,7 @@ from sqlalchemy import select
 from civicstat.governance.actors import Actor
 from civicstat.metadata import datasets
 from civicstat.metadata.models import Observation
+from civicstat.metrics import refresh
 from civicstat.services import ingest as ingest_service
 from civicstat.services import measures
 from civicstat.services import workspace as workspace_service
@@ -212,7 +213,7 @@ def test_counts_sums_shares_and_means_read_only_the_appended_rows(
         version = datasets.current(session, "calls")
         assert version is not None
         earlier = [ctx.lake.path(f) for f in version.files[:-1]]
-    since = measures.refresh_from(plan, ADDING, appended.result.earliest or {})
+    since = refresh.refresh_from(plan, ADDING, appended.result.earliest or {})
     # The earlier version's files are out of reach: a refresh that read them would fail.
     hidden = tmp_path / "hidden"
     hidden.mkdir()
