@@ -23,6 +23,8 @@ from civicstat.spec.models import Measure
 
 @dataclass(frozen=True)
 class ComputeOutcome:
+    """What computing one measure did, as the CLI and an ingest report it."""
+
     measure_id: str
     observations: int
     data_version: str | None  # e.g. "calls_911@3"; None when the dataset has no data yet
