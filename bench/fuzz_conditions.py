@@ -5,7 +5,7 @@
         -artifact_prefix=/tmp/ [corpus_dir]
 
 Each input is tried as a measure condition, as a value and as a YAML spec file. The
-promises under test: ``expressions.check`` and ``load_yaml`` never raise, whatever the
+promises under test: ``language.check`` and ``load_yaml`` never raise, whatever the
 text; and a condition or value ``check`` accepts over the example dataset's columns is
 compiled and run on DuckDB without an error (what ``civicstat validate`` accepts, a refresh
 can run). A crash stops the run with the input that caused it, as libFuzzer does. The
@@ -26,8 +26,8 @@ with atheris.instrument_imports():
     import yaml
 
     from civicstat.metrics import compute
-    from civicstat.metrics.expressions import check
     from civicstat.spec.example import write_example
+    from civicstat.spec.language import check
     from civicstat.spec.models import Measure
     from civicstat.spec.yamlpos import load_yaml
 

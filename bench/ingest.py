@@ -105,14 +105,14 @@ def duckdb_fingerprint(csv: Path) -> dict[str, Any]:
 
 def loaded_fingerprint(root: Path) -> dict[str, Any]:
     """The fingerprint of the version CivicStat published: its Parquet files."""
-    from civicstat.metadata import datasets
+    from civicstat.metadata import data_versions
     from civicstat.services.context import Context
     from civicstat.settings import Settings
 
     ctx = Context(Settings(workspace=root))
     try:
         with ctx.db.session() as session:
-            version = datasets.current(session, "calls")
+            version = data_versions.current(session, "calls")
             assert version is not None, "no version published"
             files = ["'" + str(ctx.lake.path(f)).replace("'", "''") + "'" for f in version.files]
     finally:

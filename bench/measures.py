@@ -141,7 +141,7 @@ def _timed(fn: Callable[[], Any]) -> float:
 def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[str, Any]:
     """The measured process: set-up, then hand SQL and CivicStat alternately, then refresh."""
     from civicstat.governance.actors import operator
-    from civicstat.metadata import datasets
+    from civicstat.metadata import data_versions
     from civicstat.metrics import refresh
     from civicstat.services import ingest, measures, workspace
     from civicstat.services.context import Context
@@ -155,7 +155,7 @@ def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[st
     loaded = ingest.ingest(ctx, actor, "service_requests", recompute=False)
     assert loaded.result.status == "succeeded", loaded.result.status
     with ctx.db.session() as db:
-        version = datasets.current(db, "service_requests")
+        version = data_versions.current(db, "service_requests")
         assert version is not None
         files = [str(ctx.lake.path(f)) for f in version.files]
     con = duckdb.connect()
@@ -182,7 +182,7 @@ def session(root_text: str, repeat: int, append_rows: int, rows: int) -> dict[st
         assert appended.result.status == "succeeded", appended.result.status
         with ctx.db.session() as db:
             plan = ctx.require_plan(db)
-            version = datasets.current(db, "service_requests")
+            version = data_versions.current(db, "service_requests")
             assert version is not None
             files = [str(ctx.lake.path(f)) for f in version.files]
         ids = plan.for_dataset("service_requests")

@@ -51,7 +51,8 @@ def build(root: Path, calls: int) -> dict[str, int]:
     """Riverton with its data ingested and measures computed; returns rows per dataset."""
     from civicstat.demo.riverton import write_workspace
     from civicstat.governance.actors import Role, operator
-    from civicstat.services import ingest, users, workspace
+    from civicstat.services import ingest, workspace
+    from civicstat.services.accounts import users
     from civicstat.services.context import Context
     from civicstat.settings import Settings
 

@@ -23,8 +23,8 @@ from typer.testing import CliRunner, Result
 from civicstat import cli
 from civicstat.cli import app
 from civicstat.governance.actors import Role
-from civicstat.metadata import datasets
-from civicstat.services import sign_in as sign_in_service
+from civicstat.metadata import data_versions
+from civicstat.services.accounts import sign_in as sign_in_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 
@@ -318,7 +318,7 @@ def test_a_value_that_does_not_fit_its_type_fails_the_run_and_keeps_the_publishe
     assert re.search(r"\bservice_requests\s+succeeded\s+300 rows", runs[1])
 
     with context.db.session() as session:
-        current = datasets.current(session, "service_requests")
+        current = data_versions.current(session, "service_requests")
         assert current is not None
         assert (current.version, current.run_id, current.row_count) == (1, 1, 300)
 

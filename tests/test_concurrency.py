@@ -26,8 +26,8 @@ from sqlalchemy import select
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import DataVersion
 from civicstat.services import ingest as ingest_service
-from civicstat.services import users
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.spec.example import write_example

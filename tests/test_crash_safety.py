@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import DataVersion, IngestRun, RawFile
 from civicstat.pipeline.locks import ABANDONED_ERROR
@@ -87,7 +87,7 @@ def published_state(url: str, lake: Path) -> Head:
     db = Database(url)
     try:
         with db.session() as session:
-            head = datasets.current(session, SOURCE)
+            head = data_versions.current(session, SOURCE)
             versions = session.scalars(
                 select(DataVersion).where(DataVersion.dataset_id == SOURCE)
             ).all()

@@ -18,8 +18,8 @@ from civicstat.cli import app
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import ApiToken, AuditEvent
-from civicstat.services import tokens
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound, PermissionDenied
 

@@ -39,9 +39,9 @@ from civicstat.governance import audit_heads
 from civicstat.governance.actors import Actor, Role, operator
 from civicstat.governance.audit import AuditUnavailable, Checkpoint
 from civicstat.governance.secrets import InsecureSecretKey, check_production
-from civicstat.pipeline.ingest import IngestError
-from civicstat.pipeline.ingest import Progress as RunProgress
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned
+from civicstat.pipeline.runner import IngestError
+from civicstat.pipeline.runner import Progress as RunProgress
 from civicstat.services import access as access_service
 from civicstat.services import audit as audit_service
 from civicstat.services import ingest as ingest_service
@@ -49,9 +49,9 @@ from civicstat.services import lake as lake_service
 from civicstat.services import measures as measures_service
 from civicstat.services import publication as publication_service
 from civicstat.services import runs as runs_service
-from civicstat.services import tokens as tokens_service
-from civicstat.services import users as users_service
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens as tokens_service
+from civicstat.services.accounts import users as users_service
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied, ServiceError
 from civicstat.settings import Settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 PASSWORD = "correct horse battery staple"

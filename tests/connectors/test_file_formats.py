@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from civicstat.connectors import registry
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
-from civicstat.connectors.file import FileConnector, format_of
-from civicstat.spec.models import Column, FileOptions
+from civicstat.connectors.file import FileConnector, FileOptions, format_of
+from civicstat.spec.models import Column
 from civicstat.warehouse import loader
 
 CSV_BOM = (

@@ -17,14 +17,8 @@ import httpx
 import pytest
 from http_fault_server import FaultServer, Reply, Seen, json_reply, local_context, serving
 
-from civicstat.connectors._net import (
-    Guard,
-    Net,
-    NetworkOptions,
-    RefusedAddress,
-    parse_retry_after,
-    redact,
-)
+from civicstat.connectors._guard import Guard, RefusedAddress, redact
+from civicstat.connectors._net import Net, NetworkOptions, parse_retry_after
 from civicstat.connectors.base import ConnectorContext, ConnectorError
 
 FAST = NetworkOptions(timeout=0.3, retries=2, backoff=1.0, max_retry_delay=30.0)

@@ -28,24 +28,23 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from civicstat.connectors import _s3
-from civicstat.connectors._net import Guard, RefusedAddress
+from civicstat.connectors._guard import Guard, RefusedAddress
 from civicstat.connectors.arcgis import ArcGISConnector, ArcGISOptions
 from civicstat.connectors.base import ConnectorContext, ConnectorError
-from civicstat.connectors.file import FileConnector
+from civicstat.connectors.file import FileConnector, FileOptions
 from civicstat.connectors.http import HttpConnector, HttpOptions
 from civicstat.connectors.socrata import SocrataConnector, SocrataOptions
 from civicstat.connectors.sql import SqlConnector, SqlOptions
 from civicstat.excerpt import LIMIT
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import IngestRun, QuarantinedRow
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
-from civicstat.services import users as users_service
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import users as users_service
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.spec.boundary import Boundary
-from civicstat.spec.models import FileOptions
 from civicstat.spec.validate import validate_workspace
 from civicstat.warehouse import loader
 

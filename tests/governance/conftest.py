@@ -13,7 +13,8 @@ from reads_helpers import write_workspace
 
 from civicstat.governance import passwords
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import ingest, users, workspace
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 

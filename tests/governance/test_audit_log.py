@@ -18,7 +18,7 @@ from civicstat.governance.audit import AuditUnavailable
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import AuditEvent, User
 from civicstat.services import audit as audit_service
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied
 

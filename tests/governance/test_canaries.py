@@ -25,7 +25,7 @@ from sqlalchemy import select
 from civicstat.governance import totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 # A value for each path parameter that exists in Riverside, so that a route is walked to

@@ -16,9 +16,9 @@ from typer.testing import CliRunner, Result
 from civicstat.cli import app
 from civicstat.governance import totp
 from civicstat.metadata.models import AuditEvent, User
-from civicstat.services import sign_in
+from civicstat.services.accounts import sign_in
+from civicstat.services.accounts.sign_in import CodeNeeded, Granted
 from civicstat.services.context import Context
-from civicstat.services.sign_in import CodeNeeded, Granted
 from civicstat.settings import Settings
 from civicstat.spec.example import write_example
 

@@ -34,8 +34,9 @@ from civicstat.cli import app as cli_app
 from civicstat.governance import audit, totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, IngestRun, QuarantinedRow
-from civicstat.pipeline.ingest import IngestError
-from civicstat.services import ingest, users, workspace
+from civicstat.pipeline.runner import IngestError
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 # The runs page's views, beyond the plain walk of every GET route.

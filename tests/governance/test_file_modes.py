@@ -14,7 +14,8 @@ from reads_helpers import write_workspace
 
 from civicstat.governance import secrets
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import ingest, lake, users, workspace
+from civicstat.services import ingest, lake, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from civicstat.cli import app
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import User
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput
 

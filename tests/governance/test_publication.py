@@ -14,7 +14,8 @@ from civicstat.governance.actors import Actor, Role
 from civicstat.governance.suppression import Cell, dimension_of, suppress
 from civicstat.metadata import observations
 from civicstat.metadata.models import AuditEvent
-from civicstat.services import ingest, public, publication, sign_in, users, workspace
+from civicstat.services import ingest, public, publication, workspace
+from civicstat.services.accounts import sign_in, users
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound, PermissionDenied
 

@@ -30,9 +30,10 @@ from reads_helpers import incident_rows, permit_rows, sign_in
 
 from civicstat.governance import totp
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import access, datasets, sessions, users
-from civicstat.services import sign_in as sign_in_service
+from civicstat.services import access, datasets
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import sessions, users
+from civicstat.services.accounts import sign_in as sign_in_service
 from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden, PermissionDenied
 

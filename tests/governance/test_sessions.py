@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, User
-from civicstat.services import sessions, sign_in, users
+from civicstat.services.accounts import sessions, sign_in, users
+from civicstat.services.accounts.sign_in import Granted
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound, PermissionDenied
-from civicstat.services.sign_in import Granted
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 

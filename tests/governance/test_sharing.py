@@ -16,7 +16,8 @@ from sqlalchemy import select
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent
-from civicstat.services import access, datasets, inventory, sessions, sign_in, users, workspace
+from civicstat.services import access, datasets, inventory, workspace
+from civicstat.services.accounts import sessions, sign_in, users
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound, PermissionDenied
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from civicstat.governance import audit, passwords, totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, SignInChallenge, User
-from civicstat.services import sign_in, users
+from civicstat.services.accounts import sign_in, users
+from civicstat.services.accounts.sign_in import CodeNeeded, Granted, Refused
 from civicstat.services.context import Context
-from civicstat.services.sign_in import CodeNeeded, Granted, Refused
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 WRONG = "not the password at all"

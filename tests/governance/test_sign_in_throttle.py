@@ -18,10 +18,10 @@ from civicstat.cli import app
 from civicstat.governance import passwords, totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent
-from civicstat.services import sign_in, users
+from civicstat.services.accounts import sign_in, users
+from civicstat.services.accounts.sign_in import CodeNeeded, Granted, Refused, client_key
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied
-from civicstat.services.sign_in import CodeNeeded, Granted, Refused, client_key
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 WRONG = "not the password at all"

@@ -12,7 +12,8 @@ import pytest
 
 from civicstat.governance.actors import Actor
 from civicstat.metadata.ids import ID_MAX, in_range
-from civicstat.services import access, actions, datasets, ingest, runs, tokens
+from civicstat.services import access, actions, datasets, ingest, runs
+from civicstat.services.accounts import tokens
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound
 

@@ -11,9 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text, update
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets, observations
+from civicstat.metadata import data_versions, observations
 from civicstat.metadata.db import Database, alembic_config, current_revision, head_revision
 from civicstat.metadata.models import (
     AuditEvent,
@@ -23,7 +24,6 @@ from civicstat.metadata.models import (
     Revision,
     SpecObject,
 )
-from civicstat.metadata.observations import ObservationRow
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 
@@ -104,15 +104,15 @@ def test_publishing_versions_moves_the_head(database_url: str) -> None:
     db = Database(database_url)
     db.migrate()
     with db.write() as session:
-        first = datasets.publish(
+        first = data_versions.publish(
             session, dataset_id="calls", files=["a.parquet"], columns=[], row_count=3, run_id=None
         )
     with db.write() as session:
-        second = datasets.publish(
+        second = data_versions.publish(
             session, dataset_id="calls", files=["b.parquet"], columns=[], row_count=5, run_id=None
         )
     with db.session() as session:
-        head = datasets.current(session, "calls")
+        head = data_versions.current(session, "calls")
         assert head is not None
         assert (first.version, second.version, head.id, head.row_count) == (1, 2, second.id, 5)
     db.dispose()
@@ -122,10 +122,10 @@ def test_recomputing_supersedes_but_keeps_what_was_reported(database_url: str) -
     db = Database(database_url)
     db.migrate()
     with db.write() as session:
-        v1 = datasets.publish(
+        v1 = data_versions.publish(
             session, dataset_id="d", files=[], columns=[], row_count=0, run_id=None
         )
-        v2 = datasets.publish(
+        v2 = data_versions.publish(
             session, dataset_id="d", files=[], columns=[], row_count=0, run_id=None
         )
     row = ObservationRow(dt.date(2026, 1, 1), dt.date(2026, 2, 1), "", 50.0, 1, 2, 2)

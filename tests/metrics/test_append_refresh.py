@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import AuditEvent, Observation
 from civicstat.metrics import composite, refresh
 from civicstat.services import ingest as ingest_service
@@ -210,7 +210,7 @@ def test_counts_sums_shares_and_means_read_only_the_appended_rows(
     appended = ingest_service.ingest(ctx, admin, "calls", recompute=False)
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
-        version = datasets.current(session, "calls")
+        version = data_versions.current(session, "calls")
         assert version is not None
         earlier = [ctx.lake.path(f) for f in version.files[:-1]]
     since = refresh.refresh_from(plan, ADDING, appended.result.earliest or {})

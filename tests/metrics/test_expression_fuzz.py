@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicstat.metrics import compute
-from civicstat.metrics.expressions import check
 from civicstat.spec.example import write_example
+from civicstat.spec.language import check
 from civicstat.spec.models import Measure
 
 EXAMPLES = int(os.environ.get("CIVICSTAT_FUZZ_EXAMPLES", "150"))

@@ -8,7 +8,8 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from civicstat.metrics.expressions import ExpressionError, check, parse, to_ibis
+from civicstat.metrics.expressions import to_ibis
+from civicstat.spec.language import ExpressionError, check, parse
 
 COLUMNS = {
     "answer_seconds": "float",

@@ -12,9 +12,10 @@ import pyarrow as pa
 import pytest
 
 from civicstat.domain.calendars import BusinessCalendar
-from civicstat.metadata.observations import ObservationRow
+from civicstat.domain.observations import ObservationRow
 from civicstat.metrics import composite, kinds
 from civicstat.metrics.compute import added_to, expression, observations
+from civicstat.spec import language
 from civicstat.spec.models import Measure
 
 Result = dict[tuple[str, str], tuple[Any, ...]]
@@ -312,7 +313,7 @@ def test_derived_evaluates_arithmetic_over_named_inputs() -> None:
     ],
 )
 def test_derived_expression_rejects_anything_but_arithmetic(sql: str, problem: str) -> None:
-    problems = composite.check_expression(sql, ["a", "b"])
+    problems = language.check_arithmetic(sql, ["a", "b"])
     assert any(problem.lower() in p.lower() for p in problems), problems
 
 

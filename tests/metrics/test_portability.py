@@ -39,9 +39,9 @@ from ibis.expr.types import Table
 from pyspark.sql import SparkSession
 from sqlalchemy.engine import make_url
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.governance.actors import operator
-from civicstat.metadata import datasets, observations
-from civicstat.metadata.observations import ObservationRow
+from civicstat.metadata import data_versions, observations
 from civicstat.metrics import composite, compute, kinds, populations, refresh
 from civicstat.plan import AppliedPlan
 from civicstat.services import workspace as workspace_service
@@ -104,7 +104,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
         ingest(ctx, actor, "service_requests")
         with ctx.db.session() as session:
             plan = ctx.require_plan(session)
-            version = datasets.current(session, "service_requests")
+            version = data_versions.current(session, "service_requests")
             assert version is not None
             dataset, number, paths = version.dataset_id, version.version, list(version.files)
             computed = {m: observations.current_rows(session, m) for m in plan.measures}

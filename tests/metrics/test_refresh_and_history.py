@@ -20,7 +20,7 @@ from civicstat.domain.targets import Status
 from civicstat.governance.actors import Actor
 from civicstat.metadata.models import Observation
 from civicstat.services import ingest as ingest_service
-from civicstat.services import measures, plan, series
+from civicstat.services import measures, plan
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 
@@ -198,7 +198,7 @@ def test_late_rows_restate_a_period_and_what_was_reported_stays_visible(
     write_rows(ctx.root / "data" / "april.csv", late + make_rows(1000, [(2025, 4)], 5, seed=3))
     ingest_service.ingest(ctx, admin, "repairs")
 
-    got = series.get_series(ctx, admin, "fast")
+    got = measures.get_series(ctx, admin, "fast")
     february = next(p for p in got.points if p.period == "2025-02")
     assert february.as_reported == reported
     assert february.value is not None
@@ -206,7 +206,7 @@ def test_late_rows_restate_a_period_and_what_was_reported_stays_visible(
     assert february.restated
     january = next(p for p in got.points if p.period == "2025-01")
     assert not january.restated
-    versions = series.history(ctx, admin, "fast", dt.date(2025, 2, 1))
+    versions = measures.history(ctx, admin, "fast", dt.date(2025, 2, 1))
     assert [v.value for v in versions] == [reported, february.value]
     assert versions[0].superseded_at is not None
     assert versions[1].superseded_at is None
@@ -237,7 +237,7 @@ def test_series_has_change_control_limits_and_status(workspace: Make, admin: Act
     write_rows(ctx.root / "data" / "all.csv", rows)
     ingest_service.ingest(ctx, admin, "repairs")
 
-    got = series.get_series(ctx, admin, "fast")
+    got = measures.get_series(ctx, admin, "fast")
 
     def share(year: int, month: int) -> float:
         chosen = [r for r in rows if (r[1].year, r[1].month) == (year, month)]
@@ -260,7 +260,7 @@ def test_series_has_change_control_limits_and_status(workspace: Make, admin: Act
             assert point.status is expected
         assert point.target == 50
     assert got.slices == ["", "district=north", "district=south"]
-    north = series.get_series(ctx, admin, "fast", "district=north")
+    north = measures.get_series(ctx, admin, "fast", "district=north")
     assert north.points[0].n < got.points[0].n
 
 
@@ -277,13 +277,13 @@ def test_the_running_period_is_flagged_and_projected_at_its_pace(
     write_rows(ctx.root / "data" / "now.csv", rows)
     ingest_service.ingest(ctx, admin, "repairs")
 
-    got = series.get_series(ctx, admin, "repairs")
+    got = measures.get_series(ctx, admin, "repairs")
 
     assert got.points[-1].partial
     elapsed = (today - month.start).days + 1
     total = (month.end - month.start).days
     assert got.projection == pytest.approx(12 * total / elapsed)  # a count grows with time
-    share = series.get_series(ctx, admin, "fast")
+    share = measures.get_series(ctx, admin, "fast")
     assert share.projection == share.points[-1].value  # a share keeps its pace
 
 
@@ -294,7 +294,7 @@ def test_stale_data_is_never_shown_on_target(workspace: Make, admin: Actor) -> N
     ingest_service.ingest(ctx, admin, "repairs")
     time.sleep(1.5)
 
-    got = series.get_series(ctx, admin, "fast")
+    got = measures.get_series(ctx, admin, "fast")
     objective = plan.get_plan(ctx, admin).goals[0].objectives[0]
 
     assert got.points[-1].value == 100.0

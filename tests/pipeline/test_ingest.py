@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from civicstat.connectors.base import ConnectorError, Payload
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import IngestRun, QuarantinedRow, RawFile
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -49,7 +49,7 @@ def test_ingest_keeps_the_raw_file_and_publishes_a_version(
     with example_ctx.db.session() as session:
         (raw,) = session.scalars(select(RawFile)).all()
         run = session.get_one(IngestRun, outcome.result.run_id)
-        head = datasets.current(session, SOURCE)
+        head = data_versions.current(session, SOURCE)
     assert example_ctx.lake.path(raw.lake_path).read_bytes() == source_file.read_bytes()
     assert raw.sha256 == hashlib.sha256(source_file.read_bytes()).hexdigest()
     assert raw.size == source_file.stat().st_size
@@ -103,7 +103,7 @@ def test_too_many_bad_rows_fail_the_run_and_keep_the_last_good_version(
         in message
     )
     with example_ctx.db.session() as session:
-        head = datasets.current(session, SOURCE)
+        head = data_versions.current(session, SOURCE)
         failed = session.get_one(IngestRun, failure.value.run_id)
         raw_of_failed = session.scalars(select(RawFile).where(RawFile.run_id == failed.id)).all()
         quarantined = session.scalars(

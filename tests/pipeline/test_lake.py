@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import AuditEvent, RawFile, utcnow
 from civicstat.services import ingest as ingest_service
 from civicstat.services import lake as lake_service
@@ -46,7 +46,7 @@ def test_prune_deletes_raw_payloads_past_retention_and_keeps_their_record(
     assert not example_ctx.lake.path(raw.lake_path).exists()
     with example_ctx.db.session() as session:
         kept = session.get_one(RawFile, raw.id)
-        head = datasets.current(session, SOURCE)
+        head = data_versions.current(session, SOURCE)
         events = session.scalars(select(AuditEvent.action)).all()
     assert kept.deleted_at is not None
     assert kept.sha256 == raw.sha256  # what arrived stays known

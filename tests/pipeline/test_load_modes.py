@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import DataVersion, IngestRun, Observation, SourceState
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
@@ -232,7 +232,7 @@ def test_a_new_source_column_is_loaded_unclassified_and_reported(
         "new column 'Crew Name' loaded as 'crew_name', unclassified" in w for w in result.warnings
     )
     with ctx.db.session() as session:
-        head = datasets.current(session, "repairs")
+        head = data_versions.current(session, "repairs")
         run = session.get_one(IngestRun, result.run_id)
     assert head is not None
     assert run.warnings == result.warnings

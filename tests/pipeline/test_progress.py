@@ -14,10 +14,9 @@ from civicstat.governance.actors import Actor
 from civicstat.services import ingest as ingest_service
 from civicstat.services.context import Context
 from civicstat.spec.models import Column
-from civicstat.warehouse import lake as lake_module
-from civicstat.warehouse import loader
-from civicstat.warehouse.lake import Lake
+from civicstat.warehouse import loader, storage
 from civicstat.warehouse.loader import Input
+from civicstat.warehouse.storage import Lake
 
 SOURCE = "service_requests"
 
@@ -45,7 +44,7 @@ def grows_to_one(shares: list[float]) -> bool:
 def test_a_local_csv_reports_its_bytes_copied_then_its_rows_loaded(
     example_ctx: Context, admin: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lake_module, "_COPY_STEP", 4096)  # several steps for a small file
+    monkeypatch.setattr(storage, "_COPY_STEP", 4096)  # several steps for a small file
     recorder = Recorder()
 
     outcome = ingest_service.ingest(example_ctx, admin, SOURCE, progress=recorder)

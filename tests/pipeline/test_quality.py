@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from civicstat.metrics.expressions import ExpressionError
 from civicstat.pipeline.quality import CheckOutcome, QualityError, run_checks
+from civicstat.spec.language import ExpressionError
 from civicstat.spec.models import QualityCheck
 
 NOW = dt.datetime(2025, 7, 10, 12, 0)

@@ -9,9 +9,9 @@ import yaml
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import IngestRun, QualityResult
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -43,7 +43,7 @@ def test_a_failing_error_check_keeps_the_last_good_version(
         ingest_service.ingest(example_ctx, admin, SOURCE)
 
     with example_ctx.db.session() as session:
-        head = datasets.current(session, SOURCE)
+        head = data_versions.current(session, SOURCE)
         run = session.scalars(select(IngestRun).order_by(IngestRun.id.desc())).first()
         results = (
             session.scalars(select(QualityResult).where(QualityResult.run_id == run.id)).all()

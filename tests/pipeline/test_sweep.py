@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import AuditEvent, DataVersion, RawFile
 from civicstat.services import ingest as ingest_service
 from civicstat.services import lake as lake_service
@@ -98,7 +98,7 @@ def published_rows(root: Path) -> tuple[int, int]:
     ctx = Context(Settings(workspace=root))
     try:
         with ctx.db.session() as session:
-            head = datasets.current(session, SOURCE)
+            head = data_versions.current(session, SOURCE)
         assert head is not None
         paths = [str(ctx.lake.path(f)) for f in head.files]
     finally:

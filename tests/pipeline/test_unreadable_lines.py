@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import IngestRun, QuarantinedRow
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -101,7 +101,7 @@ def workspace(tmp_path: Path, admin: Actor, monkeypatch: pytest.MonkeyPatch) -> 
 
 def loaded_ids(ctx: Context) -> list[int]:
     with ctx.db.session() as session:
-        version = datasets.current(session, "repairs")
+        version = data_versions.current(session, "repairs")
         assert version is not None
         files = [str(ctx.lake.path(f)) for f in version.files]
     con = duckdb.connect()
@@ -180,7 +180,7 @@ def test_lines_too_long_count_against_max_bad_rows_and_the_last_good_version_sta
 
     assert loaded_ids(ctx) == list(range(2, 12))
     with ctx.db.session() as session:
-        version = datasets.current(session, "repairs")
+        version = data_versions.current(session, "repairs")
         run = session.get(IngestRun, failed.value.run_id)
         assert version is not None
         assert run is not None

@@ -36,7 +36,7 @@ from workspaces import (
 )
 
 from civicstat.governance.actors import Actor, operator
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context

@@ -22,7 +22,7 @@ from civicstat.metadata.models import Observation, RawFile
 from civicstat.services import ingest as ingest_service
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
-from civicstat.warehouse.lake import Lake
+from civicstat.warehouse.storage import Lake
 
 COLUMNS = {
     "Master_Incident_Number": "string",

@@ -32,7 +32,7 @@ from workspaces import (
 
 from civicstat.governance.actors import Actor, operator
 from civicstat.metadata.models import QualityResult
-from civicstat.pipeline.ingest import IngestError
+from civicstat.pipeline.runner import IngestError
 from civicstat.services import ingest as ingest_service
 from civicstat.services.context import Context
 from civicstat.services.ingest import IngestOutcome

@@ -21,7 +21,7 @@ import yaml
 from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import (
     DataVersion,
     IngestRun,
@@ -103,7 +103,7 @@ def columns(spec: Mapping[str, str], **types: str) -> list[dict[str, str]]:
 
 def current_version(ctx: Context, dataset_id: str) -> DataVersion:
     with ctx.db.session() as session:
-        version = datasets.current(session, dataset_id)
+        version = data_versions.current(session, dataset_id)
     assert version is not None, f"{dataset_id} has no published version"
     return version
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from civicstat.metrics import kinds
+from civicstat.spec import measure_kinds
 from civicstat.spec.example import write_example
 from civicstat.spec.validate import validate_workspace
 
@@ -171,21 +171,18 @@ def test_a_target_is_exactly_one_of_value_by_period_or_trajectory(root: Path) ->
 
 @pytest.fixture
 def plugin(tmp_path: Path) -> Iterator[None]:
-    """A third-party package that adds a measure kind through its entry points."""
+    """A third-party package that adds a measure kind through its entry points: a
+    declaration the validator reads, naming the class that computes it."""
     site = tmp_path.parent / f"{tmp_path.name}-site"
     (site / "civicstat_minmax").mkdir(parents=True)
     (site / "civicstat_minmax" / "__init__.py").write_text(
         textwrap.dedent("""\
-        from civicstat.metrics.kinds import Aggregates, RowKind
+        from civicstat.spec.measure_kinds import RowMeasureKind, ValueParams
 
-        class Maximum(RowKind):
+        class Maximum(RowMeasureKind):
             name = "maximum"
-            required = RowKind.required | {"value"}
-
-            def aggregate(self, measure, rows):
-                from civicstat.metrics.kinds import _value
-                value = _value(measure, rows)
-                return Aggregates(n=value.count(), value=value.max())
+            Params = ValueParams
+            computation = "civicstat_minmax.computed:Maximum"
         """)
     )
     info = site / "civicstat_minmax-1.0.dist-info"
@@ -195,15 +192,15 @@ def plugin(tmp_path: Path) -> Iterator[None]:
         "[civicstat.measure_kinds]\nmaximum = civicstat_minmax:Maximum\n"
     )
     sys.path.insert(0, str(site))
-    kinds.available.cache_clear()
+    measure_kinds.available.cache_clear()
     yield
     sys.path.remove(str(site))
     sys.modules.pop("civicstat_minmax", None)
-    kinds.available.cache_clear()
+    measure_kinds.available.cache_clear()
 
 
 @pytest.mark.usefixtures("plugin")
 def test_a_plugin_adds_a_kind_exactly_as_the_built_in_ones(root: Path) -> None:
-    assert "maximum" in kinds.available()
+    assert "maximum" in measure_kinds.available()
     found = issues_of(root, "probe", HEAD + "kind: maximum\nvalue: created_at\n")
     assert found == []

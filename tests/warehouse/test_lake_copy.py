@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from civicstat.warehouse import lake as lake_module
-from civicstat.warehouse.lake import Lake
+from civicstat.warehouse import storage
+from civicstat.warehouse.storage import Lake
 
 
 def test_a_file_copied_in_many_steps_is_kept_byte_for_byte_with_its_sha256(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lake_module, "_COPY_STEP", 4096)
+    monkeypatch.setattr(storage, "_COPY_STEP", 4096)
     source = tmp_path / "calls.csv"
     source.write_bytes(b"id,at\n" + b"".join(b"%d,2024-03-01 03:00\n" % i for i in range(20_000)))
     lake = Lake(tmp_path / "lake")

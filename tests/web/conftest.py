@@ -13,7 +13,7 @@ from web_helpers import PASSWORD, MakeClient, MakeUser
 
 from civicstat.governance import passwords
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from web_helpers import ON_SQLITE_ONLY, PASSWORD, MakeUser, hidden_field, sign_in, table_rows
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import access, publication, users, workspace
+from civicstat.services import access, publication, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 pytestmark = ON_SQLITE_ONLY

@@ -22,7 +22,7 @@ from web_helpers import (
 )
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 pytestmark = ON_SQLITE_ONLY

@@ -20,7 +20,8 @@ import uvicorn
 from web_helpers import PASSWORD, MakeUser, hidden_field
 
 from civicstat.governance.actors import ANONYMOUS, Actor, Role
-from civicstat.services import ingest, live, sessions, sign_in
+from civicstat.services import changes, ingest
+from civicstat.services.accounts import sessions, sign_in
 from civicstat.services.context import Context
 from civicstat.services.errors import PermissionDenied
 from civicstat.settings import Settings
@@ -149,22 +150,22 @@ def test_the_anonymous_public_is_sent_to_sign_in(server: str) -> None:
 def test_changes_since_names_only_measures_computed_after_the_mark(
     example_ctx: Context, admin: Actor
 ) -> None:
-    before = live.newest(example_ctx, admin)
+    before = changes.newest(example_ctx, admin)
 
-    assert live.changes_since(example_ctx, admin, before).measures == []
+    assert changes.changes_since(example_ctx, admin, before).measures == []
     ingest.ingest(example_ctx, admin, "service_requests")
-    changed = live.changes_since(example_ctx, admin, before)
+    changed = changes.changes_since(example_ctx, admin, before)
 
     assert MEASURE in changed.measures
     assert changed.newest > before
-    assert live.changes_since(example_ctx, admin, changed.newest).measures == []
+    assert changes.changes_since(example_ctx, admin, changed.newest).measures == []
 
 
 def test_the_anonymous_public_may_not_watch(example_ctx: Context) -> None:
     with pytest.raises(PermissionDenied):
-        live.newest(example_ctx, ANONYMOUS)
+        changes.newest(example_ctx, ANONYMOUS)
     with pytest.raises(PermissionDenied):
-        live.changes_since(example_ctx, ANONYMOUS, 0)
+        changes.changes_since(example_ctx, ANONYMOUS, 0)
 
 
 def test_watching_does_not_keep_an_idle_session_alive(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from fastapi.testclient import TestClient
 from web_helpers import ON_SQLITE_ONLY, PASSWORD, MakeClient, MakeUser, sign_in, table_rows, tags
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import ingest, users, workspace
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import sessions, users
 from civicstat.services.context import Context
+from civicstat.services.measures import _read
 from civicstat.web.charts import format_value
 from civicstat.web.figures import change
 
@@ -327,6 +330,58 @@ def test_measure_page_shows_its_definition_method_and_lineage_to_the_source(
     assert "service_requests@1" in html
     assert "run 1</a> (succeeded)" in html
     assert "<code>service_requests.csv</code>" in html  # the raw payload behind it
+
+
+@pytest.fixture
+def page_work(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts plan look-ups, measure guards and freshness look-ups a page makes itself.
+    (Resolving who is asking reads the plan for the session's grants: not counted.)"""
+    calls: Counter[str] = Counter()
+    resolving_actor = False
+
+    def counted(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 0 if resolving_actor else 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    def resume(*args: Any, **kwargs: Any) -> Any:
+        nonlocal resolving_actor
+        resolving_actor = True
+        try:
+            return resume_session(*args, **kwargs)
+        finally:
+            resolving_actor = False
+
+    resume_session = sessions.resume_session
+    monkeypatch.setattr(sessions, "resume_session", resume)
+    monkeypatch.setattr(Context, "applied_plan", counted("plan", Context.applied_plan))
+    for name in ("readable_measure", "freshness_of"):
+        monkeypatch.setattr(_read, name, counted(name, getattr(_read, name)))
+    return calls
+
+
+def test_a_measure_page_reads_the_plan_and_checks_measure_read_once(
+    ingested: Context, viewer: TestClient, page_work: Counter[str]
+) -> None:
+    """Description, series and breakdown come from one read: the plan looked up once,
+    ``measure:read`` checked once, the sources' freshness worked out once."""
+    response = viewer.get(f"/measures/{MEASURE}", params={"sort": "value", "dir": "desc"})
+
+    assert response.status_code == 200
+    assert "Share of rows meeting condition" in response.text  # description, series, breakdown
+    assert page_work == {"plan": 1, "readable_measure": 1, "freshness_of": 1}
+
+
+@pytest.mark.parametrize("path", ["/", "/goals/responsive-government", "/departments"])
+def test_the_overview_pages_read_the_plan_once(
+    ingested: Context, viewer: TestClient, page_work: Counter[str], path: str
+) -> None:
+    response = viewer.get(path)
+
+    assert response.status_code == 200
+    assert page_work == {"plan": 1}
 
 
 def test_measure_data_downloads_as_csv_matching_the_series(

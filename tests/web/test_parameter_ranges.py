@@ -26,8 +26,9 @@ from fastapi.testclient import TestClient
 from web_helpers import MakeClient, MakeUser, flat_routes, hidden_field, sign_in
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import access, actions, ingest, tokens
+from civicstat.services import access, actions, ingest
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens
 from civicstat.services.context import Context
 
 HOSTILE = [

@@ -16,7 +16,8 @@ from web_helpers import PASSWORD, MakeClient, MakeUser, sign_in, table_rows, tag
 
 from civicstat.domain.targets import Direction, Target, evaluate
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import ingest, users, workspace
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 STATUS_LABELS = {

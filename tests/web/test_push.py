@@ -18,7 +18,7 @@ from web_helpers import ON_SQLITE_ONLY, MakeClient, MakeUser, sign_in
 
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor, Role
-from civicstat.metadata import datasets, observations
+from civicstat.metadata import data_versions, observations
 from civicstat.metadata.models import (
     AuditEvent,
     DataVersion,
@@ -26,9 +26,10 @@ from civicstat.metadata.models import (
     PushBatch,
     RawFile,
 )
+from civicstat.pipeline import batches
 from civicstat.services import push as push_service
-from civicstat.services import tokens
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens
 from civicstat.services.context import Context
 
 URL = "/api/v1/sources/cad_calls/records"
@@ -191,7 +192,7 @@ def test_an_ndjson_batch_is_appended_to_the_dataset(ctx: Context, send: Pusher) 
     assert second.json()["records"] == 7
     assert versions(ctx) == [(1, 10), (2, 17)]
     with ctx.db.session() as session:
-        assert datasets.current(session, "cad_calls").row_count == 17  # type: ignore[union-attr]
+        assert data_versions.current(session, "cad_calls").row_count == 17  # type: ignore[union-attr]
 
 
 def test_a_charset_other_than_utf8_or_another_media_type_is_refused_with_415(
@@ -295,15 +296,15 @@ def test_a_key_still_claimed_by_a_running_batch_is_a_conflict_until_its_claim_go
     actor = tokens.authenticate_token(ctx, token, "source:push")
     assert actor is not None
     # As if another request had claimed the key and was still loading (or had died).
-    claimed_at = dt.datetime.now(dt.UTC) - push_service.STALE_CLAIM + dt.timedelta(minutes=1)
-    key = push_service._BatchKey(push_service.client_of(actor), "cad_calls", "k-busy")
-    assert push_service._claim(ctx, actor, key, digest, claimed_at)
+    claimed_at = dt.datetime.now(dt.UTC) - batches.STALE_CLAIM + dt.timedelta(minutes=1)
+    key = batches.BatchKey(batches.client_of(actor), "cad_calls", "k-busy")
+    assert batches.claim(ctx.db, key, actor.token_id, digest, claimed_at)
 
     busy = send(body, key="k-busy")
     assert busy.status_code == 409
     assert "still being loaded" in busy.json()["detail"]
 
-    later = claimed_at + push_service.STALE_CLAIM + dt.timedelta(seconds=1)
+    later = claimed_at + batches.STALE_CLAIM + dt.timedelta(seconds=1)
     taken_over = push_service.push(
         ctx, actor, "cad_calls", body, "application/json", "k-busy", now=later
     )

@@ -28,8 +28,9 @@ from hypothesis import HealthCheck, settings
 from web_helpers import PASSWORD, SESSION_COOKIE, sign_in
 
 from civicstat.governance.actors import Role, operator
-from civicstat.services import ingest, tokens, users
+from civicstat.services import ingest
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import tokens, users
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.spec.example import write_example

@@ -25,8 +25,9 @@ from web_helpers import (
 from civicstat.governance import totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import SignInChallenge, utcnow
-from civicstat.services import ingest, users, workspace
-from civicstat.services import sign_in as sign_in_service
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import sign_in as sign_in_service
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 DATASET = "service_requests"

@@ -15,7 +15,8 @@ from web_helpers import MakeClient, MakeUser, sign_in, submit_code, submit_sign_
 from civicstat.governance import totp
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, SignInChallenge, User, WebSession
-from civicstat.services import ingest, users, workspace
+from civicstat.services import ingest, workspace
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 DATASET = "service_requests"

@@ -26,7 +26,7 @@ from web_helpers import (
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent, User, WebSession, utcnow
-from civicstat.services import users
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 

@@ -17,8 +17,8 @@ from web_helpers import LOGIN_CSRF_COOKIE, PASSWORD, MakeUser, hidden_field, sig
 
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata.models import AuditEvent
-from civicstat.services import sign_in as sign_in_service
-from civicstat.services import users
+from civicstat.services.accounts import sign_in as sign_in_service
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 
 WRONG = "not the password at all"

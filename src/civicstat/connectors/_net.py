@@ -4,12 +4,12 @@ Every connector that reaches a URL named in a spec goes through :class:`Net`, so
 spec (or a server's redirect, or a next-page link) can never make CivicStat talk to the
 city's internal network or a cloud metadata endpoint unless ``network.allow`` says so.
 
-The guard works twice: before each request (and each redirect hop) it resolves the host
-and refuses forbidden addresses, so a refusal happens before any packet is sent, even
-with an injected transport; and the default transport checks again at connect time and
-connects only to the addresses it checked, so a DNS answer that changes in between (DNS
-rebinding) cannot slip through. Proxies from the environment are not used: the guard
-must see the real destination.
+The guard (:mod:`civicstat.connectors._guard`) works twice: before each request (and each
+redirect hop) it resolves the host and refuses forbidden addresses, so a refusal happens
+before any packet is sent, even with an injected transport; and the default transport
+checks again at connect time and connects only to the addresses it checked, so a DNS
+answer that changes in between (DNS rebinding) cannot slip through. Proxies from the
+environment are not used: the guard must see the real destination.
 """
 
 from __future__ import annotations
@@ -17,35 +17,24 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import hashlib
-import ipaddress
 import random
-import re
-import socket
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
 
-import httpcore
 import httpx
 from pydantic import Field
 
+from civicstat.connectors._guard import Guard, Resolver, guarded_transport, redact, resolve_host
 from civicstat.connectors.base import ConnectorContext, ConnectorError
 from civicstat.excerpt import excerpt
 from civicstat.spec.models import SpecModel
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], list[str]]
 Sleep = Callable[[float], None]
 
 MAX_REDIRECTS = 10
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
-_SECRET_PARAM = re.compile(r"token|key|secret|passw|signature|^sig$|auth|credential", re.I)
-
-
-class RefusedAddress(ConnectorError):
-    """The SSRF guard refused a URL: its host is internal and not in ``network.allow``."""
 
 
 class NetworkOptions(SpecModel):
@@ -61,136 +50,6 @@ class NetworkOptions(SpecModel):
     max_retry_delay: float = Field(
         60.0, ge=0, le=3600, description="Longest wait before a retry, Retry-After included"
     )
-
-
-# --- the SSRF guard ---------------------------------------------------------------------
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to, in the resolver's order (IP literals included)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in seen:
-            seen.append(address)
-    return seen
-
-
-def forbidden_reason(address: IPAddress) -> str | None:
-    """Why an address is off limits by default, or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    checks = (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("unspecified", address.is_unspecified),
-        ("private", address.is_private),
-        ("reserved", address.is_reserved),
-        ("non-public", not address.is_global),
-    )
-    return next((reason for reason, hit in checks if hit), None)
-
-
-class Guard:
-    """Refuses hosts that resolve to internal addresses unless ``allow`` lists them.
-
-    ``allow`` holds host names (matched exactly, case-insensitively) and IP addresses or
-    CIDR ranges. A host passes when its name is allowed, or when every address it resolves
-    to is public or inside an allowed range: one forbidden answer is enough to refuse.
-    """
-
-    def __init__(self, allow: Iterable[str] = (), resolve: Resolver = resolve_host) -> None:
-        self.hosts: set[str] = set()
-        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for entry in allow:
-            try:
-                self.networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                self.hosts.add(_host_key(entry))
-        self.resolve = resolve
-
-    def check_url(self, url: httpx.URL) -> None:
-        """Refuse a URL before any request is sent to it."""
-        if url.scheme not in ("http", "https"):
-            raise RefusedAddress(f"refusing {redact(url)}: only http and https URLs may be fetched")
-        if not url.host:
-            raise RefusedAddress(f"refusing {redact(url)}: the URL has no host")
-        self.addresses(url.host, url.port or (443 if url.scheme == "https" else 80))
-
-    def addresses(self, host: str, port: int) -> list[str]:
-        """The addresses ``host`` may be reached at; raises RefusedAddress if any is forbidden."""
-        try:
-            found = self.resolve(host.strip("[]"), port)
-        except (OSError, UnicodeError) as error:
-            raise httpx.ConnectError(f"cannot resolve {host}: {error}") from error
-        if _host_key(host) in self.hosts:
-            return found
-        for text in found:
-            address = ipaddress.ip_address(text.split("%", 1)[0])
-            reason = forbidden_reason(address)
-            if reason is not None and not self._allowed(address):
-                shown = host if host.strip("[]") == text else f"{host} ({text})"
-                raise RefusedAddress(
-                    f"refusing to connect to {shown}: a {reason} address. If this internal "
-                    "system is meant to be reached, list it under network.allow in civicstat.yaml"
-                )
-        return found
-
-    def _allowed(self, address: IPAddress) -> bool:
-        mapped = getattr(address, "ipv4_mapped", None) or address
-        return any(mapped in network or address in network for network in self.networks)
-
-
-def _host_key(host: str) -> str:
-    return host.strip().strip("[]").rstrip(".").lower()
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Checks each TCP connection's host at connect time and dials only checked addresses."""
-
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
-        self.inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        failure: Exception | None = None
-        for address in self.guard.addresses(host, port):
-            try:
-                return self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-                failure = error
-        raise failure or httpcore.ConnectError(f"{host} resolved to no address")
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("connectors may not use Unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        self.inner.sleep(seconds)
-
-
-def guarded_transport(guard: Guard) -> httpx.HTTPTransport:
-    """httpx's own transport, with its connection pool dialling through the guard.
-
-    httpx has no public hook for the network backend, so the pool it builds is replaced by
-    an identical one that has ours (covered by test_net's rebinding test).
-    """
-    transport = httpx.HTTPTransport(trust_env=False)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        network_backend=_GuardedBackend(guard),
-    )
-    return transport
 
 
 # --- retries ----------------------------------------------------------------------------
@@ -222,19 +81,6 @@ def with_params(url: httpx.URL | str, params: Mapping[str, Any] | None) -> httpx
     """
     merged = httpx.URL(url)
     return merged.copy_merge_params(dict(params)) if params else merged
-
-
-def redact(url: httpx.URL | str, secret_params: Collection[str] = ()) -> str:
-    """A URL fit for a message or a log: credentials and secret-looking query values hidden."""
-    url = httpx.URL(url)
-    port = f":{url.port}" if url.port else ""
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    base = f"{url.scheme}://{host}{port}{url.path}"
-    pairs = [
-        (k, "***" if k in secret_params or _SECRET_PARAM.search(k) else v)
-        for k, v in url.params.multi_items()
-    ]
-    return f"{base}?{urlencode(pairs, safe='$*:,()')}" if pairs else base
 
 
 class Net:

@@ -21,13 +21,13 @@ from typing import Any
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from civicstat.connectors._net import Guard
+from civicstat.connectors._guard import Guard
 from civicstat.connectors.base import ConnectorError
 
 
 class GuardedResolver(AbstractResolver):
     """aiohttp's host resolution, answered by the guard: forbidden hosts raise
-    :class:`~civicstat.connectors._net.RefusedAddress` before any connection is made."""
+    :class:`~civicstat.connectors._guard.RefusedAddress` before any connection is made."""
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard

@@ -3,7 +3,8 @@
 Cities keep parcels, permits, incidents and assets in ArcGIS; a layer's ``query`` endpoint
 pages with ``resultOffset`` and says ``exceededTransferLimit`` while more features remain.
 Geometry is kept as GeoJSON text, so no GIS library is needed to load it and nothing about
-it is lost. This module also registers the ``geojson`` reader that loads such payloads.
+it is lost. This module also holds the ``geojson`` reader that loads such payloads,
+registered in the ``civicstat.readers`` entry point group.
 """
 
 from __future__ import annotations
@@ -144,10 +145,9 @@ def _page(body: bytes, number: int, shown: str) -> tuple[list[Any], bool]:
     return features, more
 
 
-# --- the geojson reader -----------------------------------------------------------------
+# --- the geojson reader (entry point civicstat.readers) --------------------------------
 
 
-@readers.register("geojson")
 def read_geojson(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict[str, Any]) -> None:
     """Stage GeoJSON FeatureCollections as ``raw0``: one row per feature, in file order.
 

@@ -19,13 +19,16 @@ import posixpath
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from civicstat.connectors._net import Guard, RefusedAddress
+from pydantic import Field, field_validator
+
+from civicstat.connectors._guard import Guard, RefusedAddress
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload, PayloadFormat
-from civicstat.spec.boundary import Boundary, real_path, url_refusal
-from civicstat.spec.models import FileOptions
+from civicstat.spec.boundary import Boundary, EnvName, real_path, url_refusal
+from civicstat.spec.models import SpecModel
 from civicstat.spec.yamlpos import Loc
+from civicstat.warehouse.csv_format import CsvOptions
 
 _CONTENT_TYPES: dict[str, str] = {
     "csv": "text/csv",
@@ -46,6 +49,114 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 _GZIP_OK = ("csv", "tsv", "json", "ndjson")
 _GLOB_CHARS = ("*", "?", "[")
+
+
+# What an s3:// source may tell s3fs, with the type of each value. Anything else (a
+# profile of the server's own credentials, a proxy, a local file) is refused.
+_NUMBER = (int, float)
+S3_OPTIONS: dict[str, Any] = {
+    "anon": bool,
+    "endpoint_url": str,
+    "requester_pays": bool,
+    "use_ssl": bool,
+    "version_aware": bool,
+    "default_block_size": int,
+    "client_kwargs": {"endpoint_url": str, "region_name": str, "verify": bool, "use_ssl": bool},
+    "config_kwargs": {
+        "signature_version": str,
+        "s3": dict,
+        "connect_timeout": _NUMBER,
+        "read_timeout": _NUMBER,
+        "retries": dict,
+        "region_name": str,
+    },
+}
+S3_SECRET_OPTIONS = frozenset({"key", "secret", "token"})  # from storage_env only
+
+
+class FileOptions(SpecModel):
+    """Options of the ``file`` connector. Secrets never go here: ``storage_env`` names the
+    environment variables that hold them."""
+
+    path: str = Field(
+        description="File, or glob of files, relative to the workspace folder or absolute "
+        "(inside the workspace or a data root), or an s3:// URL such as s3://bucket/prefix/*.csv"
+    )
+    format: Literal["csv", "tsv", "parquet", "json", "ndjson", "xlsx"] | None = Field(
+        None, description="Default: from the file name (.csv, .tsv, .json, .ndjson, .xlsx, ...)"
+    )
+    csv: CsvOptions = CsvOptions()
+    records: str | None = Field(
+        None, description="json: dot path to the records array, e.g. data.rows; default: the top"
+    )
+    sheet: str | Annotated[int, Field(ge=0)] | None = Field(
+        None, description="xlsx: sheet name, or 0-based index; default: the first sheet"
+    )
+    header_row: int = Field(1, ge=1, description="xlsx: row number (from 1) of the column names")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="s3fs options for an s3:// path, e.g. endpoint_url; never credentials",
+    )
+    storage_env: dict[str, EnvName] = Field(
+        default_factory=dict,
+        description="s3fs option (key, secret, token) -> name of the environment variable "
+        "holding its value",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _readable_url(cls, value: str) -> str:
+        if "://" in value and (refusal := url_refusal(value)) is not None:
+            raise ValueError(f"{value!r} {refusal}")
+        return value
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _no_secret_options(value)
+        _known_options(value, S3_OPTIONS)
+        return value
+
+    @field_validator("storage_env")
+    @classmethod
+    def _secret_options(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - S3_SECRET_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"storage_env.{unknown[0]}: only {', '.join(sorted(S3_SECRET_OPTIONS))} "
+                "come from the environment"
+            )
+        return value
+
+
+def _no_secret_options(options: dict[str, Any]) -> None:
+    secret = ("key", "secret", "token", "password", "passwd", "credential", "connection")
+    for name, item in options.items():
+        if any(word in name.lower() for word in secret):
+            raise ValueError(
+                f"storage_options.{name} looks like a secret: put the name of an "
+                f"environment variable holding it under storage_env.{name} instead"
+            )
+        if isinstance(item, dict):
+            _no_secret_options(item)
+
+
+def _known_options(options: dict[str, Any], known: dict[str, Any], where: str = "") -> None:
+    """Refuse s3fs options outside the short list a city needs, or of the wrong type."""
+    for name, item in options.items():
+        place = f"storage_options.{where}{name}"
+        if name not in known:
+            raise ValueError(f"{place} is not supported (known: {', '.join(sorted(known))})")
+        wanted = known[name]
+        if isinstance(wanted, dict):
+            if not isinstance(item, dict):
+                raise ValueError(f"{place} must be a mapping")
+            _known_options(item, wanted, f"{where}{name}.")
+        elif not isinstance(item, wanted) or (wanted is not bool and isinstance(item, bool)):
+            kinds = wanted if isinstance(wanted, tuple) else (wanted,)
+            names = {bool: "true or false", str: "text", int: "a number", float: "a number"}
+            shown = " or ".join(dict.fromkeys(names.get(k, "a mapping") for k in kinds))
+            raise ValueError(f"{place} must be {shown}")
 
 
 class FileConnector:

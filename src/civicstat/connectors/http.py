@@ -22,7 +22,8 @@ from pydantic import Field, field_validator, model_validator
 from civicstat.connectors._net import Net, NetworkOptions, Pages, Sleep, with_params
 from civicstat.connectors.base import ConnectorContext, ConnectorError, Payload
 from civicstat.spec.boundary import EnvName
-from civicstat.spec.models import CsvOptions, SpecModel
+from civicstat.spec.models import SpecModel
+from civicstat.warehouse.csv_format import CsvOptions
 
 # Headers that carry credentials: their values belong in an environment variable.
 _SECRET_HEADERS = frozenset(

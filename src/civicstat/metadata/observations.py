@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from civicstat.metadata.models import Observation, utcnow
-
-
-@dataclass(frozen=True)
-class ObservationRow:
-    period_start: dt.date
-    period_end: dt.date
-    slice_key: str
-    value: float | None
-    numerator: float | None
-    denominator: float | None
-    n: int
+from civicstat.domain.observations import ObservationRow
+from civicstat.metadata.models import DataVersion, Observation, utcnow
 
 
 def replace_current(
@@ -176,3 +165,132 @@ def current_observations(session: Session, measure_id: str) -> Sequence[Observat
         .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
         .order_by(Observation.period_start, Observation.slice_key)
     ).all()
+
+
+# --- reads for people: series, breakdowns, lineage, the plan and what changed ---------------
+
+
+def every_version(session: Session, measure_id: str, slice_key: str) -> list[Observation]:
+    """Every observation of one slice, superseded ones included, by period then age."""
+    return list(
+        session.scalars(
+            select(Observation)
+            .where(Observation.measure_id == measure_id, Observation.slice_key == slice_key)
+            .order_by(Observation.period_start, Observation.computed_at, Observation.id)
+        )
+    )
+
+
+def current_slices(session: Session, measure_id: str) -> list[str]:
+    """The keys of the slices the measure currently has a value for, sorted."""
+    keys = session.scalars(
+        select(Observation.slice_key)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .distinct()
+    )
+    return sorted(keys)
+
+
+def period_history(
+    session: Session, measure_id: str, slice_key: str, period_start: dt.date
+) -> list[tuple[Observation, DataVersion]]:
+    """Every value computed for one period and slice, oldest first, with its data version."""
+    found = session.execute(
+        select(Observation, DataVersion)
+        .join(DataVersion, DataVersion.id == Observation.data_version_id)
+        .where(
+            Observation.measure_id == measure_id,
+            Observation.slice_key == slice_key,
+            Observation.period_start == period_start,
+        )
+        .order_by(Observation.computed_at, Observation.id)
+    ).all()
+    return [(o, v) for o, v in found]
+
+
+def current_cells(
+    session: Session, measure_id: str
+) -> list[tuple[str, dt.date, float | None, int]]:
+    """(slice key, period start, value, n) of every current observation, by slice and period."""
+    found = session.execute(
+        select(Observation.slice_key, Observation.period_start, Observation.value, Observation.n)
+        .where(Observation.measure_id == measure_id, Observation.superseded_at.is_(None))
+        .order_by(Observation.slice_key, Observation.period_start)
+    ).all()
+    return [(key, start, value, n) for key, start, value, n in found]
+
+
+def current_extent(session: Session, measure_id: str) -> tuple[dt.datetime | None, int]:
+    """When the newest current observation was computed, and how many are current."""
+    computed_at, count = session.execute(
+        select(func.max(Observation.computed_at), func.count(Observation.id)).where(
+            Observation.measure_id == measure_id, Observation.superseded_at.is_(None)
+        )
+    ).one()
+    return computed_at, count
+
+
+def versions_used(session: Session, measure_id: str, dataset_id: str) -> list[int]:
+    """The versions of a dataset behind the measure's current observations, ascending."""
+    found = session.scalars(
+        select(DataVersion.version)
+        .join(Observation, Observation.data_version_id == DataVersion.id)
+        .where(
+            Observation.measure_id == measure_id,
+            Observation.superseded_at.is_(None),
+            DataVersion.dataset_id == dataset_id,
+        )
+        .distinct()
+    ).all()
+    return sorted(found)
+
+
+def latest_totals(session: Session, measure_ids: Iterable[str]) -> dict[str, Observation]:
+    """Each measure's current all-slice observation of its latest period."""
+    rows = session.scalars(
+        select(Observation).where(
+            Observation.measure_id.in_(list(measure_ids)),
+            Observation.superseded_at.is_(None),
+            Observation.slice_key == "",
+        )
+    )
+    latest: dict[str, Observation] = {}
+    for row in rows:
+        if row.measure_id not in latest or row.period_start > latest[row.measure_id].period_start:
+            latest[row.measure_id] = row
+    return latest
+
+
+def recent_totals(
+    session: Session, measure_ids: Iterable[str]
+) -> dict[str, list[tuple[dt.date, float | None]]]:
+    """Each measure's current all-slice values, oldest period first."""
+    found = session.execute(
+        select(Observation.measure_id, Observation.period_start, Observation.value)
+        .where(
+            Observation.measure_id.in_(sorted(measure_ids)),
+            Observation.superseded_at.is_(None),
+            Observation.slice_key == "",
+        )
+        .order_by(Observation.measure_id, Observation.period_start)
+    )
+    out: dict[str, list[tuple[dt.date, float | None]]] = {}
+    for measure_id, start, value in found:
+        out.setdefault(measure_id, []).append((start, value))
+    return out
+
+
+def newest_id(session: Session) -> int:
+    """The id of the newest observation stored, 0 when there is none."""
+    return session.scalar(select(func.max(Observation.id))) or 0
+
+
+def measures_stored_between(session: Session, after: int, upto: int) -> list[str]:
+    """The measures given observations with ids in (after, upto]."""
+    return list(
+        session.scalars(
+            select(Observation.measure_id)
+            .where(Observation.id > after, Observation.id <= upto)
+            .distinct()
+        ).all()
+    )

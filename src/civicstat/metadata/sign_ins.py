@@ -1,5 +1,5 @@
 """Sign-in attempts kept for a while: counted by client, by client and user name, and by
-account, over a sliding window (``services.sign_in`` decides what the counts mean)."""
+account, over a sliding window (``services.accounts.sign_in`` decides what the counts mean)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from civicstat.metadata.db import serialise
 from civicstat.metadata.models import SignInAttempt
 
-__all__ = ["add", "count", "forget", "forget_older", "last_id", "serialise_attempts"]
+__all__ = ["add", "count", "find", "forget", "forget_older", "last_id", "serialise_attempts"]
 
 
 def serialise_attempts(session: Session) -> None:
@@ -67,3 +67,8 @@ def forget(session: Session, username: str, client: str | None = None) -> int:
 def forget_older(session: Session, than: dt.datetime) -> None:
     """Drop attempts that no longer count for anything."""
     session.execute(delete(SignInAttempt).where(SignInAttempt.at <= than))
+
+
+def find(session: Session, attempt_id: int) -> SignInAttempt | None:
+    """The attempt numbered ``attempt_id``, if it is still kept."""
+    return session.get(SignInAttempt, attempt_id)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from ibis.expr.types import Table
 
+from civicstat.domain.observations import ObservationRow
 from civicstat.domain.periods import period_of
-from civicstat.metadata import datasets, observations
+from civicstat.metadata import data_versions, observations
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import DataVersion
-from civicstat.metadata.observations import ObservationRow
 from civicstat.metrics import compute as engine
 from civicstat.metrics import kinds, populations
 from civicstat.plan import AppliedPlan
@@ -48,7 +48,7 @@ def compute_rows(
     definition = plan.definition_hash(measure)
     assert row_measure.dataset is not None
     with db.session() as session:
-        version = datasets.current(session, row_measure.dataset)
+        version = data_versions.current(session, row_measure.dataset)
         # A partial refresh is only right when the other periods come from this definition.
         if since is not None and observations.current_definition(session, measure.id) != definition:
             since = None

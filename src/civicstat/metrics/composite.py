@@ -13,32 +13,11 @@ from collections.abc import Mapping, Sequence
 
 from sqlglot import exp
 
-from civicstat.metadata.observations import ObservationRow
-from civicstat.metrics.expressions import ExpressionError, parse_value
+from civicstat.domain.observations import ObservationRow
+from civicstat.spec.language import ExpressionError, parse_value
 from civicstat.spec.models import Measure
 
 Key = tuple[dt.date, str]  # (period start, slice key)
-
-_ARITHMETIC: tuple[type[exp.Expression], ...] = (
-    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Paren, exp.Literal, exp.Column, exp.Identifier,
-)  # fmt: skip
-
-
-def check_expression(sql: str, names: Sequence[str]) -> list[str]:
-    """Problems with a derived measure's expression; empty when fine."""
-    try:
-        tree = parse_value(sql)
-    except ExpressionError as error:
-        return [str(error)]
-    problems = []
-    for node in tree.walk():
-        if not isinstance(node, _ARITHMETIC) or (isinstance(node, exp.Literal) and node.is_string):
-            problems.append(f"only + - * / and numbers may combine measures, not {node.sql()!r}")
-            break
-    for column in tree.find_all(exp.Column):
-        if column.name not in names:
-            problems.append(f"{column.name!r} is not one of the inputs ({', '.join(names)})")
-    return problems
 
 
 def ratio(

@@ -1,37 +1,36 @@
-"""Measure kinds: how a measure's rows (or other measures) become one value per period.
+"""Measure kinds' computing parts: how a measure's rows (or other measures) become values.
 
 A *row kind* turns the rows of a (period, slice) group into aggregates: a value directly
 (median, latest) or a numerator and denominator whose quotient is the value, so every
-observation can show what it was computed from. A *composite kind* (ratio, derived,
-cumulative) is computed from other measures. Kinds register through the
-``civicstat.measure_kinds`` entry point group, the built-in ones too, so a plugin adds a
-kind exactly the same way: subclass :class:`RowKind` and name it in its package metadata.
+observation can show what it was computed from. A *composite kind* (ratio, derived) is
+computed from other measures' observations; cumulative accumulates another measure's rows.
+What a kind reads and says about itself is its declaration
+(:mod:`civicstat.spec.measure_kinds`), registered in the ``civicstat.measure_kinds`` entry
+point group and naming the class here that computes it; a plugin does the same.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from pkgutil import resolve_name
+from typing import Any
 
 import ibis
-import pyarrow as pa
 from ibis.expr.types import Table, Value
 
 from civicstat.domain.calendars import BusinessCalendar
-from civicstat.metrics.expressions import parse, parse_value, to_ibis
-from civicstat.metrics.time import memtable
-from civicstat.spec.models import DURATION_UNITS, Measure
+from civicstat.domain.observations import ObservationRow
+from civicstat.metrics import composite
+from civicstat.metrics._business_days import business_days
+from civicstat.metrics.expressions import to_ibis
+from civicstat.spec import builtin_kinds as declared
+from civicstat.spec import measure_kinds
+from civicstat.spec.language import parse, parse_value
+from civicstat.spec.measure_kinds import MeasureKind
+from civicstat.spec.models import Measure
 
-GROUP = "civicstat.measure_kinds"
-
-# Fields every measure may have, whatever its kind.
-BASE_FIELDS = frozenset({"id", "title", "description", "kind", "grain", "unit"})
-_ROWS = frozenset({"dataset", "time"})
-_ROWS_OPTIONAL = frozenset({"filter", "breakdowns", "window"})
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
@@ -59,61 +58,33 @@ class Aggregates:
     scale: float = 1.0
 
 
-class Kind:
-    """A measure kind: the fields it needs and how it is computed."""
-
-    name: ClassVar[str]
-    required: ClassVar[frozenset[str]] = frozenset()
-    optional: ClassVar[frozenset[str]] = frozenset()
-    default_unit: ClassVar[str] = "number"
-    #: True when values add up over time (counts, sums): the period-end projection scales
-    #: the value so far by the period's length; otherwise the current value is the pace.
-    additive: ClassVar[bool] = False
-    #: True when a group's aggregates are sums of its parts' (count, sum, share, mean), so a
-    #: window can add up per-period aggregates instead of re-reading every row per period.
-    decomposable: ClassVar[bool] = False
-    #: True when ``value`` must be a number (a sum, a mean...); a distinct count takes any.
-    numeric_value: ClassVar[bool] = False
-
-    def problems(self, measure: Measure) -> list[tuple[str, str]]:
-        """Problems beyond field presence, as (field, message)."""
-        return []
-
-    def decomposes(self, measure: Measure) -> bool:
-        """Whether this measure's aggregates add up over parts (by default the kind's
-        ``decomposable``): then a window adds up its periods, and an append adds the new
-        rows' aggregates to the stored ones. Such a measure's aggregates are a value, or a
-        numerator over a denominator that is never NULL (a count), each a sum."""
-        return self.decomposable
-
-    def depends_on(self, measure: Measure) -> list[str]:
-        """Ids of the measures this one is computed from."""
-        return []
-
-    def unit(self, measure: Measure) -> str:
-        return measure.unit or self.default_unit
+class Kind(MeasureKind):
+    """A measure kind's computing part; its declaration (fields, dependencies) is the spec's."""
 
 
 class RowKind(Kind):
-    """A kind computed from the rows of the measure's dataset."""
-
-    required = _ROWS
-    optional = _ROWS_OPTIONAL
+    """The computing part of a kind computed from the rows of the measure's dataset."""
 
     def prepare(self, measure: Measure, rows: Table, env: Env) -> Table:
         """Add the columns the aggregates use (e.g. a duration); by default nothing."""
         return rows
 
-    def time_column(self, measure: Measure) -> str:
-        assert measure.time is not None  # required by the kind, checked by validate
-        return measure.time
-
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         raise NotImplementedError
 
+    def scale(self, measure: Measure) -> float:
+        """What ``numerator / denominator`` is multiplied by (a rate's ``per``, a share's 100)."""
+        return 1.0
+
 
 class CompositeKind(Kind):
-    """A kind computed from other measures' observations, period by period."""
+    """The computing part of a kind computed from other measures' observations."""
+
+    def combine(
+        self, measure: Measure, series: Mapping[str, Sequence[ObservationRow]]
+    ) -> list[ObservationRow]:
+        """This measure's rows from its inputs' (``series`` by measure id), period by period."""
+        raise NotImplementedError
 
 
 def _value(measure: Measure, rows: Table) -> Value:
@@ -122,141 +93,76 @@ def _value(measure: Measure, rows: Table) -> Value:
     return value
 
 
-class Count(RowKind):
-    name = "count"
-    decomposable = True
-    default_unit = "count"
-    additive = True
-
+class Count(RowKind, declared.Count):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         return Aggregates(n=rows.count(), value=rows.count())
 
 
-class DistinctCount(RowKind):
-    name = "distinct_count"
-    required = _ROWS | {"value"}
-    default_unit = "count"
-
+class DistinctCount(RowKind, declared.DistinctCount):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
         return Aggregates(n=value.count(), value=value.nunique())
 
 
-class Sum(RowKind):
-    name = "sum"
-    decomposable = True
-    required = _ROWS | {"value"}
-    numeric_value = True
-    additive = True
-
+class Sum(RowKind, declared.Sum):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
         return Aggregates(n=value.count(), value=value.sum())
 
 
-class Mean(RowKind):
-    name = "mean"
-    decomposable = True
-    required = _ROWS | {"value"}
-    numeric_value = True
-
+class Mean(RowKind, declared.Mean):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
         count = value.count()
         return Aggregates(n=count, numerator=value.sum(), denominator=count)
 
 
-class Median(RowKind):
-    """The middle value, interpolated between the two middle ones (continuous)."""
-
-    name = "median"
-    required = _ROWS | {"value"}
-    numeric_value = True
-
+class Median(RowKind, declared.Median):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
         return Aggregates(n=value.count(), value=value.quantile(0.5))
 
 
-class Percentile(RowKind):
-    """The p-th percentile, interpolated linearly (PERCENTILE_CONT) on every engine."""
-
-    name = "percentile"
-    required = _ROWS | {"value", "percentile"}
-    numeric_value = True
-
+class Percentile(RowKind, declared.Percentile):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
-        assert measure.percentile is not None
+        params = self.params(measure)
+        assert isinstance(params, declared.PercentileParams)
         value = _value(measure, rows)
-        return Aggregates(n=value.count(), value=value.quantile(measure.percentile / 100))
+        return Aggregates(n=value.count(), value=value.quantile(params.percentile / 100))
 
 
-class Share(RowKind):
-    """Share of rows meeting ``condition``: a row where it is NULL does not meet it."""
-
-    name = "share"
-    decomposable = True
-    required = _ROWS | {"condition"}
-    default_unit = "percent"
-
+class Share(RowKind, declared.Share):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
-        assert measure.condition is not None
-        met = to_ibis(parse(measure.condition), rows).fill_null(False)
-        scale = 100.0 if self.unit(measure) == "percent" else 1.0
+        params = self.params(measure)
+        assert isinstance(params, declared.ShareParams)
+        met = to_ibis(parse(params.condition), rows).fill_null(False)
         # Ibis sums a boolean through INT on every engine; PostgreSQL has no boolean → bigint.
         return Aggregates(
-            n=rows.count(), numerator=met.sum(), denominator=rows.count(), scale=scale
+            n=rows.count(), numerator=met.sum(), denominator=rows.count(), scale=self.scale(measure)
         )
 
+    def scale(self, measure: Measure) -> float:
+        return 100.0 if self.unit(measure) == "percent" else 1.0
 
-class Latest(RowKind):
-    """The value on the period's last row by time (e.g. a reading or a balance)."""
 
-    name = "latest"
-    required = _ROWS | {"value"}
-    numeric_value = True
-
+class Latest(RowKind, declared.Latest):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         value = _value(measure, rows)
         latest = value.argmax(rows[self.time_column(measure)])
         return Aggregates(n=rows.count(), value=latest)
 
 
-class Duration(RowKind):
-    """Time from ``start`` to ``end`` per row, summarised by its median, mean or a percentile.
-
-    Units are seconds to days, or business days: weekdays that are not holidays of the
-    workspace's calendar, counted as ``numpy.busday_count`` does (start day in, end day out).
-    A row missing either timestamp has no duration and is not counted.
-    """
-
-    name = "duration"
-    required = frozenset({"dataset", "start", "end"})
-    optional = _ROWS_OPTIONAL | {"time", "statistic", "percentile"}
-    default_unit = "seconds"
-
-    def problems(self, measure: Measure) -> list[tuple[str, str]]:
-        out = []
-        if self.unit(measure) not in DURATION_UNITS:
-            out.append(("unit", f"a duration's unit is one of {', '.join(DURATION_UNITS)}"))
-        if (measure.statistic == "percentile") != (measure.percentile is not None):
-            out.append(("percentile", "give 'percentile' exactly when statistic is percentile"))
-        return out
-
-    def time_column(self, measure: Measure) -> str:
-        assert measure.start is not None
-        return measure.time or measure.start
-
-    def decomposes(self, measure: Measure) -> bool:
-        return measure.statistic == "mean"  # a sum over a count; medians and percentiles not
+class Duration(RowKind, declared.Duration):
+    """Durations in seconds to days, or in business days (see :mod:`._business_days`); a
+    row missing either timestamp has no duration and is not counted."""
 
     def prepare(self, measure: Measure, rows: Table, env: Env) -> Table:
-        assert measure.start is not None
-        assert measure.end is not None
-        start, end = rows[measure.start], rows[measure.end]
+        params = self.params(measure)
+        assert isinstance(params, declared.DurationParams)
+        start, end = rows[params.start], rows[params.end]
         unit = self.unit(measure)
         if unit == "business_days":
-            return _business_days(rows, measure.start, measure.end, env.calendar)
+            return business_days(rows, params.start, params.end, env.calendar)
         if start.type().is_date() and end.type().is_date():
             seconds = end.delta(start, unit="day") * 86400
         else:
@@ -265,68 +171,25 @@ class Duration(RowKind):
         return rows.mutate(_duration=seconds / _SECONDS[unit])
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
+        params = self.params(measure)
+        assert isinstance(params, declared.DurationParams)
         duration = rows["_duration"]
         n = duration.count()
-        match measure.statistic or "median":
+        match params.statistic or "median":
             case "mean":
                 return Aggregates(n=n, numerator=duration.sum(), denominator=n)
             case "percentile":
-                assert measure.percentile is not None
-                p = measure.percentile / 100
+                assert params.percentile is not None
+                p = params.percentile / 100
                 return Aggregates(n=n, value=duration.quantile(p))
         return Aggregates(n=n, value=duration.quantile(0.5))
 
 
-# Business days are counted between dates in this span (a calendar index row per day).
-CALENDAR_FIRST = dt.date(1990, 1, 1)
-CALENDAR_YEARS_AHEAD = 15
-_INDEXES: dict[str, pa.Table] = {}
-
-
-def _business_days(rows: Table, start: str, end: str, calendar: BusinessCalendar) -> Table:
-    """Join a business-day index on both dates: business days = index[end] - index[start].
-
-    A date outside the calendar's span (1990 to 15 years ahead) has no business-day count,
-    so a row with one has no duration.
-    """
-    days = memtable(_calendar_index(calendar))
-    a = days.rename(_day_a="_day", _bd_a="_bd", _open_a="_open")
-    b = days.rename(_day_b="_day", _bd_b="_bd", _open_b="_open")
-    rows = rows.mutate(_sd=rows[start].cast("date"), _ed=rows[end].cast("date"))
-    joined = rows.left_join(a, rows._sd == a._day_a).left_join(b, rows._ed == b._day_b)
-    forwards = joined._bd_b - joined._bd_a
-    # Backwards (end before start) numpy counts (end, start]: shift both days by one.
-    backwards = forwards + joined._open_b - joined._open_a
-    days_between = ibis.ifelse(joined._ed < joined._sd, backwards, forwards)
-    return joined.mutate(_duration=days_between.cast("float64"))
-
-
-def _calendar_index(calendar: BusinessCalendar) -> pa.Table:
-    key = repr(calendar)
-    if key not in _INDEXES:
-        last = dt.date(dt.date.today().year + CALENDAR_YEARS_AHEAD, 12, 31)
-        index = calendar.index(CALENDAR_FIRST, last)
-        _INDEXES[key] = pa.table(
-            {
-                "_day": pa.array([d for d, _ in index], pa.date32()),
-                "_bd": pa.array([i for _, i in index], pa.int64()),
-                "_open": pa.array([int(calendar.is_business_day(d)) for d, _ in index], pa.int64()),
-            }
-        )
-    return _INDEXES[key]
-
-
-class Rate(RowKind):
-    """Rows per ``per`` of a population: a fixed number or a dataset by period and slice."""
-
-    name = "rate"
-    required = _ROWS | {"per", "population"}
-    default_unit = "rate"
-    additive = True
-
+class Rate(RowKind, declared.Rate):
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
-        assert measure.per is not None
-        population = measure.population if isinstance(measure.population, float | int) else None
+        params = self.params(measure)
+        assert isinstance(params, declared.RateParams)
+        population = params.population if isinstance(params.population, float | int) else None
         # A bare float literal is NUMERIC to PostgreSQL (ibis#11947); a cast from its exact
         # decimal text is a double on every engine.
         denominator = (
@@ -335,31 +198,18 @@ class Rate(RowKind):
             else None
         )
         return Aggregates(
-            n=rows.count(), numerator=rows.count(), denominator=denominator, scale=measure.per
+            n=rows.count(), numerator=rows.count(), denominator=denominator, scale=params.per
         )
 
+    def scale(self, measure: Measure) -> float:
+        params = self.params(measure)
+        assert isinstance(params, declared.RateParams)
+        return params.per
 
-class Backlog(RowKind):
-    """Items open at the end of each period: opened before it ends, not closed by then.
 
-    ``aging`` buckets the open items by how long they have been open (days) as an extra
-    breakdown named ``age``.
-    """
-
-    name = "backlog"
-    required = frozenset({"dataset", "start", "end"})
-    optional = frozenset({"filter", "breakdowns", "aging"})
-    default_unit = "count"
-
-    def problems(self, measure: Measure) -> list[tuple[str, str]]:
-        aging = measure.aging
-        if any(b <= 0 for b in aging) or aging != sorted(set(aging)):
-            return [("aging", "aging bounds are positive whole days in ascending order")]
-        return []
-
-    def time_column(self, measure: Measure) -> str:
-        assert measure.start is not None
-        return measure.start
+class Backlog(RowKind, declared.Backlog):
+    """``aging`` buckets the open items by how long they have been open (days) as an extra
+    breakdown named ``age``; how the items open are counted is :mod:`.compute`'s flow."""
 
     def aggregate(self, measure: Measure, rows: Table) -> Aggregates:
         return Aggregates(n=rows.count(), value=rows.count())
@@ -375,50 +225,36 @@ def aging_labels(bounds: Sequence[int]) -> list[str]:
     return labels
 
 
-class Ratio(CompositeKind):
-    """One measure's value divided by another's, period by period and slice by slice."""
-
-    name = "ratio"
-    required = frozenset({"numerator", "denominator"})
-
-    def depends_on(self, measure: Measure) -> list[str]:
-        assert measure.numerator is not None
-        assert measure.denominator is not None
-        return [measure.numerator, measure.denominator]
+class Ratio(CompositeKind, declared.Ratio):
+    def combine(
+        self, measure: Measure, series: Mapping[str, Sequence[ObservationRow]]
+    ) -> list[ObservationRow]:
+        params = self.params(measure)
+        assert isinstance(params, declared.RatioParams)
+        return composite.ratio(measure, series[params.numerator], series[params.denominator])
 
 
-class Derived(CompositeKind):
-    """Arithmetic over other measures' values, e.g. ``(this_year - last_year) / last_year``."""
-
-    name = "derived"
-    required = frozenset({"inputs", "expression"})
-
-    def depends_on(self, measure: Measure) -> list[str]:
-        return list(measure.inputs.values())
+class Derived(CompositeKind, declared.Derived):
+    def combine(
+        self, measure: Measure, series: Mapping[str, Sequence[ObservationRow]]
+    ) -> list[ObservationRow]:
+        return composite.derived(measure, {n: series[m] for n, m in measure.inputs.items()})
 
 
-class Cumulative(CompositeKind):
-    """Another measure accumulated from the start of each (fiscal) year: year to date.
-
-    It is computed from rows, not by adding up values, so a median or a share to date is
-    right too.
-    """
-
-    name = "cumulative"
-    required = frozenset({"of"})
-    optional = frozenset({"reset"})
-
-    def depends_on(self, measure: Measure) -> list[str]:
-        assert measure.of is not None
-        return [measure.of]
+class Cumulative(Kind, declared.Cumulative):
+    """Computed from the rows of the measure it accumulates, not by adding up its values, so
+    a median or a share to date is right too (see the refresh of measures)."""
 
 
 @cache
 def available() -> Mapping[str, Kind]:
+    """Every installed kind's computing part, by name (from its declaration)."""
     kinds: dict[str, Kind] = {}
-    for ep in entry_points(group=GROUP):
-        loaded = ep.load()
-        kinds[ep.name] = loaded() if isinstance(loaded, type) else loaded
+    for name, declaration in measure_kinds.available().items():
+        target: Any = declaration
+        if declaration.computation is not None:
+            target = resolve_name(declaration.computation)
+        kinds[name] = target() if isinstance(target, type) else target
     return kinds
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.db import Database
 from civicstat.metrics.compute import Denominators
 from civicstat.spec.models import Measure, Population
@@ -28,7 +28,7 @@ def denominators(db: Database, warehouse: Warehouse, measure: Measure) -> Denomi
     if not isinstance(population, Population):
         return None
     with db.session() as session:
-        version = datasets.current(session, population.dataset)
+        version = data_versions.current(session, population.dataset)
     if version is None:
         return lambda start, dim, value: None
     columns = [population.value, *population.match]

@@ -24,11 +24,8 @@ Choices worth knowing:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -36,9 +33,23 @@ import ibis
 import ibis.common.exceptions as ibis_errors
 from ibis.backends.sql.datatypes import DuckDBType
 
-from civicstat.excerpt import quoted
 from civicstat.metrics import expressions
-from civicstat.metrics.expressions import ExpressionError
+from civicstat.pipeline._checking import (
+    EXAMPLES,
+    NUMERIC,
+    CheckOutcome,
+    QualityError,
+    Relation,
+    as_number,
+    as_text,
+    failures,
+    outcome,
+    quote_name,
+    rows_text,
+    show,
+)
+from civicstat.spec import language
+from civicstat.spec.language import ExpressionError
 from civicstat.spec.models import (
     AcceptedValuesCheck,
     FreshnessCheck,
@@ -53,34 +64,11 @@ from civicstat.spec.models import (
 
 __all__ = ["EXAMPLES", "CheckOutcome", "QualityError", "quoted_columns", "run_checks"]
 
-EXAMPLES = 5
-"""How many failing values a ``detail`` sentence shows, most frequent first."""
 
-_NUMERIC = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
-_TIMES = ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
-_SHOW_CHARS = 60
 # Checks whose detail, when they pass, quotes only the spec and counts.
 _SILENT_WHEN_PASSED = frozenset(
     {"not_null", "unique", "accepted_values", "range", "regex", "row_count_change", "sql"}
 )
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """The result of one check on one candidate version, as stored in ``QualityResult``."""
-
-    check: str  # "not_null", "unique", ...
-    target: str  # the column(s) or condition, as written in the spec
-    severity: str  # "warn" | "error"
-    passed: bool
-    failing_rows: int
-    detail: str  # a sentence for people: what failed, with up to EXAMPLES example values
-
-
-class QualityError(ValueError):
-    """A check cannot run on this relation (missing column, wrong type, a pattern DuckDB
-    refuses). ``civicstat validate`` reports these first, so at run time they mean the spec
-    and the loaded table disagree: the run should fail rather than publish unchecked."""
 
 
 def run_checks(
@@ -103,7 +91,7 @@ def run_checks(
             "now must be naive local wall-clock time, like the data's timestamps: "
             "convert with now.astimezone(city_tz).replace(tzinfo=None)"
         )
-    table = _Relation.describe(con, relation)
+    table = Relation.describe(con, relation)
     runs = [_prepare(check, table, previous_row_count, now) for check in checks]
     return [run() for run in runs]
 
@@ -124,95 +112,10 @@ def quoted_columns(check: str, target: str, passed: bool = False) -> tuple[str, 
             return (target,)
         case "sql":
             try:
-                return tuple(sorted(expressions.referenced_columns(expressions.parse(target))))
+                return tuple(sorted(language.referenced_columns(language.parse(target))))
             except ExpressionError:
                 return None
     return None
-
-
-# --- the relation and the shared failing-rows query ---------------------------------------
-
-
-@dataclass(frozen=True)
-class _Relation:
-    con: duckdb.DuckDBPyConnection
-    name: str
-    types: dict[str, str]  # column → DuckDB type, e.g. "VARCHAR", "DECIMAL(10,2)"
-
-    @classmethod
-    def describe(cls, con: duckdb.DuckDBPyConnection, name: str) -> _Relation:
-        described = con.sql(f"SELECT * FROM {_quote(name)}")  # noqa: S608 (quoted; not run)
-        return cls(
-            con, name, {c: str(t) for c, t in zip(described.columns, described.types, strict=True)}
-        )
-
-    @property
-    def sql(self) -> str:
-        return _quote(self.name)
-
-    def column(self, name: str, kind: str | None = None) -> str:
-        """The quoted column, after checking it exists and (for "numeric"/"time") its type."""
-        if name not in self.types:
-            close = difflib.get_close_matches(name, list(self.types), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise QualityError(f"column {name!r} not in {self.name}{hint}")
-        type_ = self.types[name]
-        if kind == "numeric" and not _NUMERIC.match(type_):
-            raise QualityError(f"column {name!r} is {type_}; it must be a number")
-        if kind == "time" and type_ not in _TIMES:
-            raise QualityError(f"column {name!r} is {type_}; it must be a date or timestamp")
-        return _quote(name)
-
-    def scalar_row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-        row = self.con.execute(sql, list(params)).fetchone()
-        assert row is not None  # an aggregate without GROUP BY always returns one row
-        return tuple(row)
-
-
-@dataclass(frozen=True)
-class _Failures:
-    rows: int
-    distinct: int
-    examples: list[tuple[tuple[Any, ...], int]]  # key values and their row count
-
-    def sentence(self, names: Sequence[str], noun: str = "distinct value") -> str:
-        """``(2 distinct values): 'N' (3 rows), 'x' (1 row)`` for the detail text; values
-        of several columns are shown as ``(a=1, b='x')``."""
-        shown = ", ".join(f"{_key(names, values)} ({_rows(n)})" for values, n in self.examples)
-        more = "" if self.distinct <= len(self.examples) else ", …"
-        return f"({_plural(self.distinct, noun)}): {shown}{more}"
-
-
-def _failures(
-    table: _Relation,
-    keys: Sequence[str],
-    where: str,
-    params: Sequence[Any] = (),
-    *,
-    source: str | None = None,
-    min_count: int = 1,
-) -> _Failures:
-    """Group the rows meeting ``where`` by ``keys`` (quoted SQL) in one scan: their count,
-    the number of groups of at least ``min_count`` rows, and the largest groups."""
-    aliases = [f"_k{i}" for i in range(len(keys))]
-    inner = "".join(f"{key} AS {alias}, " for key, alias in zip(keys, aliases, strict=True))
-    order = ", ".join(["_n DESC", *aliases])
-    sql = (
-        f"SELECT {''.join(a + ', ' for a in aliases)}_n, "  # noqa: S608 (aliases only)
-        "sum(_n) OVER () AS _rows, count(*) OVER () AS _groups "
-        f"FROM (SELECT {inner}count(*) AS _n FROM {source or table.sql} WHERE {where} "
-        f"GROUP BY ALL HAVING count(*) >= ?) ORDER BY {order} LIMIT {EXAMPLES}"
-    )
-    found = table.con.execute(sql, [*params, min_count]).fetchall()
-    if not found:
-        return _Failures(0, 0, [])
-    width = len(keys)
-    examples = [(tuple(row[:width]), int(row[width])) for row in found]
-    return _Failures(int(found[0][width + 1]), int(found[0][width + 2]), examples)
-
-
-def _outcome(check: QualityCheck, target: str, failing: int, detail: str) -> CheckOutcome:
-    return CheckOutcome(check.check, target, check.severity, failing == 0, failing, detail)
 
 
 # --- one preparation per check kind -------------------------------------------------------
@@ -220,7 +123,7 @@ def _outcome(check: QualityCheck, target: str, failing: int, detail: str) -> Che
 _Run = Callable[[], CheckOutcome]
 
 
-def _prepare(check: QualityCheck, table: _Relation, previous: int | None, now: dt.datetime) -> _Run:
+def _prepare(check: QualityCheck, table: Relation, previous: int | None, now: dt.datetime) -> _Run:
     match check:
         case NotNullCheck():
             return _not_null(check, table)
@@ -241,7 +144,7 @@ def _prepare(check: QualityCheck, table: _Relation, previous: int | None, now: d
     raise QualityError(f"unknown check {check!r}")  # pragma: no cover - the union is closed
 
 
-def _not_null(check: NotNullCheck, table: _Relation) -> _Run:
+def _not_null(check: NotNullCheck, table: Relation) -> _Run:
     columns = [table.column(name) for name in check.columns]
     target = ", ".join(check.columns)
     any_null = " OR ".join(f"{c} IS NULL" for c in columns)
@@ -251,46 +154,50 @@ def _not_null(check: NotNullCheck, table: _Relation) -> _Run:
     def run() -> CheckOutcome:
         total, failing, *per_column = table.scalar_row(sql)
         if not failing:
-            return _outcome(check, target, 0, f"no NULL in {target} ({_rows(total)})")
+            return outcome(check, target, 0, f"no NULL in {target} ({rows_text(total)})")
         counts = ", ".join(
-            f"{name} in {_rows(n)}" for name, n in zip(check.columns, per_column, strict=True) if n
+            f"{name} in {rows_text(n)}"
+            for name, n in zip(check.columns, per_column, strict=True)
+            if n
         )
-        return _outcome(check, target, failing, f"{failing} of {_rows(total)} have NULL: {counts}")
+        return outcome(
+            check, target, failing, f"{failing} of {rows_text(total)} have NULL: {counts}"
+        )
 
     return run
 
 
-def _unique(check: UniqueCheck, table: _Relation) -> _Run:
+def _unique(check: UniqueCheck, table: Relation) -> _Run:
     keys = [table.column(name) for name in check.columns]
     target = ", ".join(check.columns)
     where = " AND ".join(f"{k} IS NOT NULL" for k in keys)
 
     def run() -> CheckOutcome:
-        found = _failures(table, keys, where, min_count=2)
+        found = failures(table, keys, where, min_count=2)
         if not found.rows:
-            return _outcome(check, target, 0, f"every {target} is unique (NULL keys not compared)")
+            return outcome(check, target, 0, f"every {target} is unique (NULL keys not compared)")
         examples = found.sentence(check.columns, "duplicated value")
-        detail = f"{_rows(found.rows)} where {target} is shared with another row {examples}"
-        return _outcome(check, target, found.rows, detail)
+        detail = f"{rows_text(found.rows)} where {target} is shared with another row {examples}"
+        return outcome(check, target, found.rows, detail)
 
     return run
 
 
-def _accepted_values(check: AcceptedValuesCheck, table: _Relation) -> _Run:
+def _accepted_values(check: AcceptedValuesCheck, table: Relation) -> _Run:
     column = table.column(check.column)
-    if _NUMERIC.match(table.types[check.column]):
-        values: list[Any] = [_number(check.column, v) for v in check.values]
+    if NUMERIC.match(table.types[check.column]):
+        values: list[Any] = [as_number(check.column, v) for v in check.values]
         text = column
     else:  # strings, booleans, dates...: compare as text, as the values are written
         values = [str(v).lower() if isinstance(v, bool) else str(v) for v in check.values]
-        text = _as_text(column, table.types[check.column])
+        text = as_text(column, table.types[check.column])
     where = f"{column} IS NOT NULL AND {text} NOT IN ({', '.join('?' * len(values))})"
-    listed = ", ".join(_show(v) for v in check.values[:10]) + (", …" * (len(values) > 10))
+    listed = ", ".join(show(v) for v in check.values[:10]) + (", …" * (len(values) > 10))
     passes = f"every {check.column} is one of {listed}"
     return _rule(check, table, column, where, values, f"is not one of {listed}", passes)
 
 
-def _range(check: RangeCheck, table: _Relation) -> _Run:
+def _range(check: RangeCheck, table: Relation) -> _Run:
     column = table.column(check.column, "numeric")
     bounds = [
         (op, value, word)
@@ -299,20 +206,20 @@ def _range(check: RangeCheck, table: _Relation) -> _Run:
     ]
     where = " OR ".join(f"{column} {op} ?" for op, _, _ in bounds) or "FALSE"
     outside = (
-        " or ".join(f"{word} {_show(value)}" for _, value, word in bounds) or "out of no bounds"
+        " or ".join(f"{word} {show(value)}" for _, value, word in bounds) or "out of no bounds"
     )
     passes = f"no {check.column} is {outside}"
     return _rule(check, table, column, where, [v for _, v, _ in bounds], f"is {outside}", passes)
 
 
-def _regex(check: RegexCheck, table: _Relation) -> _Run:
+def _regex(check: RegexCheck, table: Relation) -> _Run:
     column = table.column(check.column)
     try:  # DuckDB uses RE2: compile the pattern once, on no rows, before any scan
         table.con.execute("SELECT regexp_full_match('', ?)", [check.pattern])
     except duckdb.Error as error:
         message = str(error).removeprefix("Invalid Input Error: ")
         raise QualityError(f"pattern {check.pattern!r} is not usable: {message}") from error
-    text = _as_text(column, table.types[check.column])
+    text = as_text(column, table.types[check.column])
     where = f"{column} IS NOT NULL AND NOT regexp_full_match({text}, ?)"
     fails, passes = (
         f"does not match {check.pattern!r}",
@@ -323,7 +230,7 @@ def _regex(check: RegexCheck, table: _Relation) -> _Run:
 
 def _rule(
     check: AcceptedValuesCheck | RangeCheck | RegexCheck,
-    table: _Relation,
+    table: Relation,
     column: str,
     where: str,
     params: Sequence[Any],
@@ -334,23 +241,23 @@ def _rule(
     NULL always passes: whether a value is there at all is ``not_null``'s question."""
 
     def run() -> CheckOutcome:
-        found = _failures(table, [column], where, params)
+        found = failures(table, [column], where, params)
         if not found.rows:
-            return _outcome(check, check.column, 0, passes + " (NULL not checked)")
-        detail = f"{_rows(found.rows)} where {check.column} {fails} "
-        return _outcome(check, check.column, found.rows, detail + found.sentence([check.column]))
+            return outcome(check, check.column, 0, passes + " (NULL not checked)")
+        detail = f"{rows_text(found.rows)} where {check.column} {fails} "
+        return outcome(check, check.column, found.rows, detail + found.sentence([check.column]))
 
     return run
 
 
-def _row_count_change(check: RowCountChangeCheck, table: _Relation, previous: int | None) -> _Run:
+def _row_count_change(check: RowCountChangeCheck, table: Relation, previous: int | None) -> _Run:
     sql = f"SELECT count(*) FROM {table.sql}"  # noqa: S608 (quoted identifier)
-    limit = f"limit {_show(check.max_change_percent)}%"
+    limit = f"limit {show(check.max_change_percent)}%"
 
     def run() -> CheckOutcome:
         (count,) = table.scalar_row(sql)
         if previous is None:
-            return _outcome(check, "", 0, f"{_rows(count)}; no previous version to compare with")
+            return outcome(check, "", 0, f"{rows_text(count)}; no previous version to compare with")
         if previous:
             change = abs(count - previous) / previous * 100
             how = f"{change:.1f}% change"
@@ -363,7 +270,7 @@ def _row_count_change(check: RowCountChangeCheck, table: _Relation, previous: in
     return run
 
 
-def _freshness(check: FreshnessCheck, table: _Relation, now: dt.datetime) -> _Run:
+def _freshness(check: FreshnessCheck, table: Relation, now: dt.datetime) -> _Run:
     column = table.column(check.column, "time")
     sql = f"SELECT max({column}), count(*) FROM {table.sql}"  # noqa: S608 (quoted identifiers)
 
@@ -379,22 +286,22 @@ def _freshness(check: FreshnessCheck, table: _Relation, now: dt.datetime) -> _Ru
         passed = age <= check.max_age_hours
         when = f"{age:.1f} hours before" if age >= 0 else f"{-age:.1f} hours after"
         detail = (
-            f"newest {check.column} is {_show(newest)}, {when} {_show(now)} "
-            f"(limit {_show(check.max_age_hours)} hour{'' if check.max_age_hours == 1 else 's'})"
+            f"newest {check.column} is {show(newest)}, {when} {show(now)} "
+            f"(limit {show(check.max_age_hours)} hour{'' if check.max_age_hours == 1 else 's'})"
         )
         return CheckOutcome(check.check, check.column, check.severity, passed, 0, detail)
 
     return run
 
 
-def _sql(check: SqlCheck, table: _Relation) -> _Run:
+def _sql(check: SqlCheck, table: Relation) -> _Run:
     # The condition checker only needs to know which columns are boolean.
     types = {name: type_.lower() for name, type_ in table.types.items()}
-    problems = expressions.check(check.condition, types)
+    problems = language.check(check.condition, types)
     if problems:
         raise ExpressionError("; ".join(problems))
-    tree = expressions.parse(check.condition)
-    referenced = sorted(expressions.referenced_columns(tree))
+    tree = language.parse(check.condition)
+    referenced = sorted(language.referenced_columns(tree))
     try:
         schema = {name: DuckDBType.from_string(type_) for name, type_ in table.types.items()}
         rows = ibis.table(schema, name=table.name)
@@ -405,65 +312,18 @@ def _sql(check: SqlCheck, table: _Relation) -> _Run:
     except (ibis_errors.IbisError, AttributeError) as error:
         message = f"condition {check.condition!r} cannot run on {table.name}: {error}"
         raise ExpressionError(message) from error
-    keys = [_quote(name) for name in referenced]
+    keys = [quote_name(name) for name in referenced]
 
     def run() -> CheckOutcome:
-        found = _failures(table, keys, "TRUE", source=f"({query}) AS _failing")
+        found = failures(table, keys, "TRUE", source=f"({query}) AS _failing")
         target = check.condition
         if not found.rows:
-            return _outcome(check, target, 0, f"every row meets {target}")
-        detail = f"{_rows(found.rows)} where {target} is not true"
+            return outcome(check, target, 0, f"every row meets {target}")
+        detail = f"{rows_text(found.rows)} where {target} is not true"
         if referenced:
             detail += " " + found.sentence(
                 referenced, "distinct combination" if len(keys) > 1 else "distinct value"
             )
-        return _outcome(check, target, found.rows, detail)
+        return outcome(check, target, found.rows, detail)
 
     return run
-
-
-# --- small helpers ------------------------------------------------------------------------
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _number(column: str, value: str | int | float | bool) -> int | float:
-    if not isinstance(value, bool):
-        try:
-            return value if isinstance(value, (int, float)) else float(value)
-        except ValueError:
-            pass
-    raise QualityError(f"accepted value {value!r} is not a number, but {column} is numeric")
-
-
-def _as_text(column: str, duckdb_type: str) -> str:
-    return column if duckdb_type == "VARCHAR" else f"CAST({column} AS VARCHAR)"
-
-
-def _show(value: Any) -> str:
-    """A value as a person reads it in a sentence: text quoted and shortened."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return quoted(value, _SHOW_CHARS)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _key(names: Sequence[str], values: tuple[Any, ...]) -> str:
-    if len(values) == 1:
-        return _show(values[0])
-    return "(" + ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True)) + ")"
-
-
-def _rows(count: int) -> str:
-    return _plural(count, "row")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.metadata.models import DataVersion, Document, RawFile
-from civicstat.warehouse.lake import Lake, LakeEntry
+from civicstat.warehouse.storage import Lake, LakeEntry
 
 log = logging.getLogger(__name__)
 

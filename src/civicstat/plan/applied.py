@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from civicstat.metrics import kinds
+from civicstat.spec import measure_kinds
 from civicstat.spec.models import (
     Agreement,
     Department,
@@ -49,7 +49,7 @@ class AppliedPlan:
 
     def depends_on(self, measure: Measure) -> list[str]:
         """The measures ``measure`` is built from (none for a measure computed from rows)."""
-        return kinds.get(measure.kind).depends_on(measure)
+        return measure_kinds.get(measure.kind).depends_on(measure)
 
     def effective(self, measure: Measure) -> Measure:
         """The row measure that computes ``measure``: a cumulative one is the measure it

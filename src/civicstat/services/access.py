@@ -16,7 +16,6 @@ import zoneinfo
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.governance import audit
@@ -32,13 +31,13 @@ from civicstat.governance.permissions import (
     require,
     token_scope,
 )
-from civicstat.metadata.ids import get_row
-from civicstat.metadata.models import AccessRequest, User
+from civicstat.metadata import access_requests, accounts
+from civicstat.metadata.models import AccessRequest
 from civicstat.plan import AppliedPlan
+from civicstat.services.accounts.users import actor_of
 from civicstat.services.audit import require_recorded
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound, PermissionDenied
-from civicstat.services.users import actor_of
 from civicstat.spec.models import Agreement
 
 PENDING = "pending"
@@ -160,10 +159,7 @@ def list_requests(
     now = ctx.clock()
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
-        query = select(AccessRequest).order_by(AccessRequest.id.desc())
-        if status is not None:
-            query = query.where(AccessRequest.status == status)
-        rows = list(session.scalars(query))
+        rows = access_requests.requests(session, status=status)
     out = []
     for row in rows:
         resource = dataset_resource(plan, row.dataset_id) or Resource("dataset", row.dataset_id)
@@ -231,14 +227,7 @@ def grants_of(
         if department is not None and _is_party(plan, agreement, department)
         for dataset in agreement.datasets
     }
-    requested = session.scalars(
-        select(AccessRequest.dataset_id).where(
-            AccessRequest.requested_by == username,
-            AccessRequest.status == APPROVED,
-            AccessRequest.expires_at > now,
-        )
-    )
-    datasets |= set(requested)
+    datasets |= access_requests.granted_datasets(session, username, APPROVED, now)
     return frozenset(token_scope(DATASET_READ, d) for d in sorted(datasets))
 
 
@@ -281,7 +270,7 @@ def _decide(
     note = note.strip()[:MAX_REASON]
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
-        row = get_row(session, AccessRequest, request_id)
+        row = access_requests.request(session, request_id)
         if row is None:
             raise NotFound.of("access request", str(request_id))
         dataset_id, requester, status = row.dataset_id, row.requested_by, row.status
@@ -296,7 +285,7 @@ def _decide(
         raise InvalidInput(f"access request {request_id} is already {status}")
     now = ctx.clock()
     with ctx.db.write() as session:
-        found = session.get(AccessRequest, request_id, with_for_update=True)
+        found = access_requests.request(session, request_id, for_update=True)
         assert found is not None
         if found.status != PENDING:  # decided meanwhile by someone else
             raise InvalidInput(f"access request {request_id} is already {found.status}")
@@ -319,7 +308,7 @@ def _decide(
 
 def _user_actor(session: Session, username: str) -> Actor:
     name = username.strip().lower()
-    user = session.scalar(select(User).where(User.username == name))
+    user = accounts.user_by_name(session, name)
     if user is None or not user.is_active:
         raise NotFound.of("user", name)
     return actor_of(user)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.audit import Event
 from civicstat.governance.permissions import ACTION_READ, ACTION_WRITE, Resource, allowed, require
-from civicstat.metadata.ids import get_row
-from civicstat.metadata.models import ActionItem, ActionItemChange, ObjectiveComment, User
+from civicstat.metadata import accountability, accounts
+from civicstat.metadata.models import ActionItem, ActionItemChange, ObjectiveComment
 from civicstat.plan import AppliedPlan
 from civicstat.services import plan as plan_service
 from civicstat.services.audit import require_recorded
@@ -74,13 +73,7 @@ def get(ctx: Context, actor: Actor, objective_id: str) -> ObjectiveActions:
     view = plan_service.get_plan(ctx, actor)
     goal, objective = next((g, o) for g in view.goals for o in g.objectives if o.id == objective_id)
     with ctx.db.session() as session:
-        rows = list(
-            session.scalars(
-                select(ObjectiveComment)
-                .where(ObjectiveComment.objective_id == objective_id)
-                .order_by(ObjectiveComment.id.desc())
-            )
-        )
+        rows = accountability.comments(session, objective_id)
     return ObjectiveActions(
         objective=objective,
         goal_id=goal.id,
@@ -103,13 +96,10 @@ def comment(
     period = _current_period(ctx, actor, objective_id)
     with ctx.db.write() as session:
         if replaces is not None:
-            old = get_row(session, ObjectiveComment, replaces)
+            old = accountability.comment(session, replaces)
             if old is None or old.objective_id != objective_id:
                 raise NotFound.of("comment", str(replaces))
-            newer = session.scalar(
-                select(ObjectiveComment.id).where(ObjectiveComment.replaces_id == replaces)
-            )
-            if newer is not None:
+            if accountability.replacement_of(session, replaces) is not None:
                 raise InvalidInput("that comment has already been revised: revise the latest")
         row = ObjectiveComment(
             objective_id=objective_id,
@@ -141,7 +131,7 @@ def add_action(
     owner = owner.strip().lower()
     with ctx.db.session() as session:
         applied = ctx.require_plan(session)
-        user = session.scalar(select(User).where(User.username == owner))
+        user = accounts.user_by_name(session, owner)
     resource = _objective(applied, objective_id)
     require_recorded(ctx, actor, ACTION_WRITE, resource, Event.ACTION_ADD)
     if user is None or not user.is_active:
@@ -188,14 +178,14 @@ def set_status(ctx: Context, actor: Actor, action_id: int, status: str, note: st
     note = _text(note, "a note", MAX_TEXT, required=False)
     with ctx.db.session() as session:
         applied = ctx.require_plan(session)
-        row = get_row(session, ActionItem, action_id)
+        row = accountability.action_item(session, action_id)
         objective_id = row.objective_id if row is not None else None
     if objective_id is None or objective_id not in _objective_ids(applied):
         raise NotFound.of("action item", str(action_id))
     resource = _objective(applied, objective_id)
     require_recorded(ctx, actor, ACTION_WRITE, resource, Event.ACTION_STATUS)
     with ctx.db.write() as session:
-        item = session.get(ActionItem, action_id)
+        item = accountability.action_item(session, action_id)
         assert item is not None
         if item.status == status:
             raise InvalidInput(f"the action is already {status}")
@@ -226,18 +216,9 @@ def actions_of(
     ctx: Context, *, objective_ids: list[str] | None = None, ids: list[int] | None = None
 ) -> list[ActionView]:
     """Action items with their history, newest first; callers check permission first."""
-    query = select(ActionItem).order_by(ActionItem.id.desc())
-    if objective_ids is not None:
-        query = query.where(ActionItem.objective_id.in_(objective_ids))
-    if ids is not None:
-        query = query.where(ActionItem.id.in_(ids))
     with ctx.db.session() as session:
-        items = list(session.scalars(query))
-        changes = session.scalars(
-            select(ActionItemChange)
-            .where(ActionItemChange.action_item_id.in_([i.id for i in items]))
-            .order_by(ActionItemChange.id)
-        ).all()
+        items = accountability.action_items(session, objective_ids=objective_ids, ids=ids)
+        changes = accountability.status_changes(session, [i.id for i in items])
     history: dict[int, list[StatusChange]] = {}
     for c in changes:
         history.setdefault(c.action_item_id, []).append(

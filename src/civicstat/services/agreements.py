@@ -13,7 +13,6 @@ import hashlib
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.governance import audit
@@ -28,6 +27,7 @@ from civicstat.governance.permissions import (
     allowed,
     require,
 )
+from civicstat.metadata import accountability
 from civicstat.metadata.models import AgreementReview, PerformanceAgreement
 from civicstat.plan import AppliedPlan
 from civicstat.services.audit import require_recorded
@@ -103,12 +103,8 @@ def get(ctx: Context, actor: Actor, department_id: str) -> AgreementView:
         resource = _department(plan, department_id)
         require(actor, AGREEMENT_READ, resource)
         period = period_of(plan)
-        rows = _versions(session, department_id, period)
-        reviews = session.scalars(
-            select(AgreementReview)
-            .where(AgreementReview.agreement_id.in_([r.id for r in rows]))
-            .order_by(AgreementReview.id)
-        ).all()
+        rows = accountability.agreement_versions(session, department_id, period)
+        reviews = accountability.reviews(session, [r.id for r in rows])
     by_agreement: dict[int, list[ReviewView]] = {}
     for r in reviews:
         by_agreement.setdefault(r.agreement_id, []).append(
@@ -134,7 +130,7 @@ def draft(ctx: Context, actor: Actor, department_id: str, statement: str = "") -
     require_recorded(ctx, actor, AGREEMENT_DRAFT, resource, Event.AGREEMENT_DRAFT)
     period = period_of(plan)
     with ctx.db.write() as session:
-        rows = _versions(session, department_id, period)
+        rows = accountability.agreement_versions(session, department_id, period)
         content = _content(plan, department_id, statement)
         if rows and rows[0].signed_at is not None:
             raise InvalidInput(
@@ -167,7 +163,7 @@ def amend(ctx: Context, actor: Actor, department_id: str, statement: str = "") -
     require_recorded(ctx, actor, AGREEMENT_DRAFT, resource, Event.AGREEMENT_DRAFT)
     period = period_of(plan)
     with ctx.db.write() as session:
-        rows = _versions(session, department_id, period)
+        rows = accountability.agreement_versions(session, department_id, period)
         if not rows or rows[0].signed_at is None:
             raise InvalidInput("only a signed agreement is amended; edit the draft instead")
         row = PerformanceAgreement(
@@ -206,7 +202,7 @@ def sign(ctx: Context, actor: Actor, department_id: str, version: int) -> str:
     resource = _department(plan, department_id)
     require_recorded(ctx, actor, AGREEMENT_SIGN, resource, Event.AGREEMENT_SIGN)
     with ctx.db.write() as session:
-        rows = _versions(session, department_id, period_of(plan))
+        rows = accountability.agreement_versions(session, department_id, period_of(plan))
         if not rows:
             raise InvalidInput("there is no draft to sign")
         row = rows[0]
@@ -239,7 +235,8 @@ def add_review(ctx: Context, actor: Actor, department_id: str, quarter: str, tex
     resource = _department(plan, department_id)
     require_recorded(ctx, actor, AGREEMENT_REVIEW, resource, Event.AGREEMENT_REVIEW)
     with ctx.db.write() as session:
-        signed = [r for r in _versions(session, department_id, period_of(plan)) if r.signed_at]
+        versions = accountability.agreement_versions(session, department_id, period_of(plan))
+        signed = [r for r in versions if r.signed_at]
         if not signed:
             raise InvalidInput("a review is of a signed agreement: none is signed yet")
         note = AgreementReview(
@@ -267,19 +264,6 @@ def _department(plan: AppliedPlan, department_id: str) -> Resource:
     if department_id not in plan.departments:
         raise NotFound.of("department", department_id)
     return Resource("department", department_id, department=department_id)
-
-
-def _versions(session: Session, department_id: str, period: str) -> list[PerformanceAgreement]:
-    return list(
-        session.scalars(
-            select(PerformanceAgreement)
-            .where(
-                PerformanceAgreement.department == department_id,
-                PerformanceAgreement.period == period,
-            )
-            .order_by(PerformanceAgreement.version.desc())
-        )
-    )
 
 
 def _content(plan: AppliedPlan, department_id: str, statement: str) -> dict[str, Any]:

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from civicstat.governance import audit, audit_heads
 from civicstat.governance.actors import Actor
 from civicstat.governance.audit import ChainCheck, Checkpoint, Event, Outcome
 from civicstat.governance.permissions import AUDIT_READ, Action, PermissionDenied, Resource, allowed
-from civicstat.metadata.models import AuditEvent, utcnow
+from civicstat.metadata import audit_log
+from civicstat.metadata.models import utcnow
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.errors import InvalidInput, ServiceError
@@ -104,11 +103,6 @@ def recent(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"a limit is between 1 and {MAX_LIMIT}")
     _read(ctx, actor, "list", only_action=action, only_actor=who, limit=limit)
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if who:
-        query = query.where(AuditEvent.actor == who)
     with ctx.db.session() as session:
         reader = Reader(ctx.applied_plan(session), actor)
         events = [
@@ -122,7 +116,7 @@ def recent(
                 e.outcome,
                 _detail(reader, e.object_kind, e.object_id, e.detail),
             )
-            for e in session.scalars(query)
+            for e in audit_log.newest(session, limit=limit, action=action, who=who)
         ]
     reader.record(ctx, via="audit")
     return events

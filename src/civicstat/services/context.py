@@ -25,7 +25,7 @@ from civicstat.spec.models import WorkspaceFile
 from civicstat.spec.validate import workspace_settings
 from civicstat.spec.workspace import WORKSPACE_FILE
 from civicstat.warehouse.engine import Warehouse
-from civicstat.warehouse.lake import Lake
+from civicstat.warehouse.storage import Lake
 
 
 class Context:

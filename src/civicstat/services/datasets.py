@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ibis.expr.types as ir
 from pydantic import BaseModel
 
 from civicstat.governance import audit, masking
+from civicstat.governance import row_query as query
 from civicstat.governance.actors import Actor
 from civicstat.governance.audit import Event, Outcome
 from civicstat.governance.columns import ColumnView, visible_columns
@@ -30,10 +30,9 @@ from civicstat.governance.permissions import (
 )
 from civicstat.governance.rows import RowScope, row_filter, row_scope
 from civicstat.governance.secrets import secret_key
-from civicstat.metadata import datasets
+from civicstat.metadata import data_versions
 from civicstat.metadata.models import DataVersion
 from civicstat.plan import AppliedPlan
-from civicstat.services import _row_query as query
 from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
 from civicstat.spec.models import Classification, Masking, PiiKind, Source
@@ -88,7 +87,7 @@ def _open(ctx: Context, actor: Actor, dataset_id: str, action: Action, event: Ev
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         source = plan.source_for_dataset(dataset_id) if plan else None
-        version = datasets.current(session, dataset_id) if source else None
+        version = data_versions.current(session, dataset_id) if source else None
     resource = Resource(
         "dataset",
         dataset_id,
@@ -190,35 +189,48 @@ def rows(
             "reading personal data in clear (unmask) needs the dataset:unmask permission "
             "(admin or steward) and a sign-in with a second factor"
         )
+    try:
+        return _page(
+            ctx, actor, found, limit=limit, offset=offset, order=order,
+            filters=filters or {}, group_by=group_by, unmask=unmask, export=export,
+        )  # fmt: skip
+    except query.RowQueryError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def _page(
+    ctx: Context,
+    actor: Actor,
+    found: _Readable,
+    *,
+    limit: int,
+    offset: int,
+    order: Sequence[str],
+    filters: Mapping[str, Sequence[str]],
+    group_by: Sequence[str],
+    unmask: bool,
+    export: bool,
+) -> RowsPage:
+    """The page ``rows`` answers, once the actor may read the dataset at all: the read is
+    checked against the columns they may use and audited before any data is read."""
     query.check_page(limit, offset)
-    source, version = found.source, found.version
+    dataset_id, source, version = found.resource.id, found.source, found.version
     views = visible_columns(
         actor, source, _stored_columns(found), found.plan.masking, unmask=unmask
     )
     by_name = {v.name: v for v in views}
-    keys = query.order_keys(order)
-    groups = [query.usable(g, by_name, dataset_id, "group").name for g in group_by]
-    for name, _ in keys:
-        if not (groups and name == query.COUNT):
-            query.usable(name, by_name, dataset_id, "sort")
-            if groups and name not in groups:
-                raise InvalidInput(f"cannot sort by {name!r}: a grouped read sorts by its groups")
-    if query.COUNT in groups:
-        raise InvalidInput(f"cannot group by {query.COUNT!r}: the name of the groups' count")
-    for name in filters or {}:
-        query.usable(name, by_name, dataset_id, "filter")
-    if not keys:  # a stable order, so that pages follow on from each other
-        stable = groups or [k for k in source.load.key if k in by_name and by_name[k].clear]
-        keys = [(name, False) for name in stable]
+    want = query.shape(
+        by_name, dataset_id, order=order, group_by=group_by, filters=filters,
+        stable=source.load.key,
+    )  # fmt: skip
     scope = row_scope(actor, source, found.plan.departments)
-    _audit_read(ctx, actor, found, views, scope, export, unmask, filters, keys, groups)
-
+    _audit_read(ctx, actor, found, views, scope, export, unmask, filters, want.keys, want.groups)
     count = ColumnPublic(
         name=query.COUNT, type="integer", classification=None, pii=None, masking=None
     )
     columns = (
-        [*(ColumnPublic(**_public(by_name[g])) for g in groups), count]
-        if groups
+        [*(ColumnPublic(**_public(by_name[g])) for g in want.groups), count]
+        if want.groups
         else [ColumnPublic(**_public(v)) for v in views]
     )
     if version is None:
@@ -228,21 +240,16 @@ def rows(
         )  # fmt: skip
     with ctx.warehouse.session() as table:
         base = row_filter(table(dataset_id, version.version, version.files), scope)
-        base = query.filtered(base, filters or {}, by_name, dataset_id)
-        key = _hash_key(ctx, views)
-        seen = base.select(
-            **{v.name: _read_as(base[v.name], v, key) for v in views}
-        )  # the masked columns are computed here, in the engine
-        if groups:
-            seen = seen.group_by(groups).aggregate(**{query.COUNT: seen.count()})
-        total = int(ctx.warehouse.scalar(seen.count()))
-        page = query.ordered(seen, keys).limit(limit, offset=offset)
-        result = ctx.warehouse.execute(page).to_pylist()
+        base = query.filtered(base, filters, by_name, dataset_id)
+        total, page = query.read_page(
+            ctx.warehouse, base, views, want, key=_hash_key(ctx, views), limit=limit,
+            offset=offset,
+        )  # fmt: skip
     return RowsPage(
         dataset=dataset_id,
         version=version.version,
         columns=columns,
-        rows=[{k: query.plain(v) for k, v in row.items()} for row in result],
+        rows=page,
         total=total,
         limit=limit,
         offset=offset,
@@ -265,12 +272,6 @@ def _public(view: ColumnView) -> dict[str, Any]:
         "pii": view.pii,
         "masking": view.masking,
     }
-
-
-def _read_as(value: ir.Value, view: ColumnView, key: masking.KeyInQuery | None) -> ir.Value:
-    if view.masking is None or view.declared is None:
-        return value
-    return masking.masked(value, view.declared, view.masking, key)
 
 
 def _hash_key(ctx: Context, views: list[ColumnView]) -> masking.KeyInQuery | None:

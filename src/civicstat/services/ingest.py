@@ -11,8 +11,8 @@ from civicstat.connectors.base import Payload
 from civicstat.governance.actors import Actor, system
 from civicstat.governance.permissions import SOURCE_INGEST, SOURCE_PUSH, Resource, require
 from civicstat.metrics import refresh
-from civicstat.pipeline.ingest import IngestResult, OnFinish, Progress, run_source
 from civicstat.pipeline.locks import recover_abandoned, source_lock
+from civicstat.pipeline.runner import IngestResult, OnFinish, Progress, RunOptions, run_source
 from civicstat.services import lake, measures
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
@@ -43,7 +43,7 @@ def ingest(
     At most one run per source runs at a time, across processes (``SourceBusy``); runs of
     processes that died are marked abandoned first, and the lake files they left are
     swept (once older than the grace period). ``progress`` follows the run for a
-    caller that shows it (see :class:`~civicstat.pipeline.ingest.Progress`).
+    caller that shows it (see :class:`~civicstat.pipeline.runner.Progress`).
     """
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
@@ -56,13 +56,13 @@ def ingest(
         recover_abandoned(ctx.db, held=lease)
         # What a killed run of this source left in the lake: no run of it is in progress now.
         lake.sweep_source(ctx, source.id, source.dataset_id)
-        result = run_source(
-            ctx.db, ctx.lake, ctx.root, source, actor,
+        options = RunOptions(
             trigger=trigger, payloads=payloads, transport=transport,
             allow=plan.settings.network.allow, boundary=ctx.boundary,
             timezone=plan.settings.timezone, lease=lease, progress=progress,
             on_finish=on_finish, limits=read_limits(ctx),
         )  # fmt: skip
+        result = run_source(ctx.db, ctx.lake, ctx.root, source, actor, options)
         computed: list[measures.ComputeOutcome] = []
         if recompute and result.status == "succeeded":
             if progress is not None:

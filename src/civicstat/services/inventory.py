@@ -11,18 +11,17 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.governance.actors import Actor, Role
 from civicstat.governance.permissions import CATALOG_READ, Resource, require
-from civicstat.metadata import datasets
-from civicstat.metadata.models import User
+from civicstat.metadata import accounts, data_versions
 from civicstat.plan import AppliedPlan
-from civicstat.services import access, publication, series
+from civicstat.services import access, publication
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
+from civicstat.services.freshness import source_freshness
 from civicstat.spec.models import Classification, Source
 
 _CATALOG = Resource("catalog", "catalog")
@@ -111,7 +110,7 @@ def _readable(actor: Actor, plan: AppliedPlan, source: Source) -> bool:
 
 def _entry(session: Session, plan: AppliedPlan, source: Source, now: dt.datetime) -> DatasetEntry:
     dataset_id = source.dataset_id
-    version = datasets.current(session, dataset_id)
+    version = data_versions.current(session, dataset_id)
     columns = [
         ColumnEntry(
             name=c.name,
@@ -143,21 +142,11 @@ def _entry(session: Session, plan: AppliedPlan, source: Source, now: dt.datetime
 
 
 def _stewards(session: Session, department: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(User.username)
-            .where(
-                User.role == Role.STEWARD.value,
-                User.department == department,
-                User.is_active.is_(True),
-            )
-            .order_by(User.username)
-        )
-    )
+    return accounts.active_names_with_role(session, Role.STEWARD.value, department)
 
 
 def _freshness(session: Session, source: Source, now: dt.datetime) -> FreshnessEntry:
-    found = series.source_freshness(session, source, now)
+    found = source_freshness(session, source, now)
     return FreshnessEntry(
         last_success=found.last_success,
         stale_after_hours=found.stale_after_hours,

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor, system
 from civicstat.governance.audit import Event
@@ -24,7 +22,9 @@ from civicstat.governance.permissions import (
     Resource,
     require,
 )
-from civicstat.metadata.models import Document, RawFile, utcnow
+from civicstat.metadata import documents as document_rows
+from civicstat.metadata import raw_files
+from civicstat.metadata.models import Document, utcnow
 from civicstat.pipeline import sweep as lake_sweep
 from civicstat.pipeline.locks import SourceBusy, source_lock
 from civicstat.pipeline.sweep import Leftover
@@ -68,13 +68,7 @@ def prune(ctx: Context, actor: Actor, now: dt.datetime | None = None) -> PruneRe
             continue
         cutoff = now - dt.timedelta(days=source.retention.raw_days)
         with ctx.db.write() as session:
-            expired = session.scalars(
-                select(RawFile).where(
-                    RawFile.source_id == source.id,
-                    RawFile.deleted_at.is_(None),
-                    RawFile.received_at < cutoff,
-                )
-            ).all()
+            expired = raw_files.expired(session, source.id, cutoff)
             for raw in expired:
                 ctx.lake.remove(raw.lake_path)
                 raw.deleted_at = now
@@ -202,18 +196,11 @@ def add_document(
             f"documents/{dataset_id}", path.name, content_type, stream, when=dt.datetime.now(dt.UTC)
         )
     with ctx.db.write() as session:
-        document = Document(
-            dataset_id=dataset_id,
-            title=title or path.stem,
-            lake_path=landed.relative,
-            original_name=path.name,
-            sha256=landed.sha256,
-            size=landed.size,
-            content_type=content_type,
-            added_by=str(actor),
-        )
-        session.add(document)
-        session.flush()
+        document = document_rows.add(
+            session, dataset_id, title=title or path.stem, lake_path=landed.relative,
+            original_name=path.name, sha256=landed.sha256, size=landed.size,
+            content_type=content_type, added_by=str(actor),
+        )  # fmt: skip
         audit.record(
             session,
             actor,
@@ -229,9 +216,7 @@ def add_document(
 def documents(ctx: Context, actor: Actor, dataset_id: str) -> Sequence[Document]:
     require(actor, DATASET_READ, _dataset(ctx, dataset_id))
     with ctx.db.session() as session:
-        return session.scalars(
-            select(Document).where(Document.dataset_id == dataset_id).order_by(Document.id)
-        ).all()
+        return document_rows.of_dataset(session, dataset_id)
 
 
 def _dataset(ctx: Context, dataset_id: str) -> Resource:

@@ -1,7 +1,7 @@
 """Where the city stands, for leaders: every goal's objectives with their status, what
 changed since the last period, what is stale; one goal; one department's scorecard.
 
-Built on :func:`services.plan.get_plan` (which checks ``plan:read``) plus each measure's
+Built on :func:`services.plan.read_plan` (which checks ``plan:read``) plus each measure's
 recent totals, read in one query, for trends and the change from the previous period.
 """
 
@@ -12,7 +12,6 @@ import zoneinfo
 from collections.abc import Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.domain import signals
@@ -21,26 +20,16 @@ from civicstat.domain.targets import Status, evaluate_for, target_for
 from civicstat.governance.actors import Actor
 from civicstat.governance.disclosure import named
 from civicstat.governance.permissions import RUN_READ, Resource, allowed
-from civicstat.metadata.models import IngestRun, Observation
+from civicstat.metadata import observations, source_runs
 from civicstat.plan import AppliedPlan
 from civicstat.services import plan as plan_service
-from civicstat.services import series
 from civicstat.services.context import Context
 from civicstat.services.disclosure import Reader
 from civicstat.services.errors import NotFound
+from civicstat.services.freshness import source_freshness
 from civicstat.services.plan import ObjectiveView, PlanView
-from civicstat.services.series import Change
+from civicstat.services.trends import TREND_PERIODS, Change, TrendPoint
 from civicstat.spec.models import Source
-
-TREND_PERIODS = 13  # a year and the same period of the year before
-
-
-class TrendPoint(BaseModel):
-    period: str
-    start: dt.date
-    value: float | None
-    target: float | None
-    partial: bool
 
 
 class ObjectiveSummary(ObjectiveView):
@@ -167,11 +156,10 @@ def department(ctx: Context, actor: Actor, department_id: str) -> DepartmentScor
 def _summaries(
     ctx: Context, actor: Actor
 ) -> tuple[PlanView, AppliedPlan, dict[str, ObjectiveSummary]]:
-    view = plan_service.get_plan(ctx, actor)  # checks plan:read
     with ctx.db.session() as session:
-        applied = ctx.require_plan(session)
+        view, applied = plan_service.read_plan(ctx, session, actor)  # checks plan:read
         measure_ids = {o.measure for g in view.goals for o in g.objectives}
-        rows = _recent_totals(session, measure_ids)
+        rows = observations.recent_totals(session, measure_ids)
     today = dt.datetime.now(zoneinfo.ZoneInfo(applied.settings.timezone)).date()
     fiscal = applied.settings.fiscal_year_start_month
     targets = {o.id: o.target.to_domain() for _, o in applied.objectives()}
@@ -223,25 +211,6 @@ def _summaries(
     return view, applied, out
 
 
-def _recent_totals(
-    session: Session, measure_ids: Iterable[str]
-) -> dict[str, list[tuple[dt.date, float | None]]]:
-    """Each measure's current all-slice values, oldest period first."""
-    found = session.execute(
-        select(Observation.measure_id, Observation.period_start, Observation.value)
-        .where(
-            Observation.measure_id.in_(sorted(measure_ids)),
-            Observation.superseded_at.is_(None),
-            Observation.slice_key == "",
-        )
-        .order_by(Observation.measure_id, Observation.period_start)
-    )
-    out: dict[str, list[tuple[dt.date, float | None]]] = {}
-    for measure_id, start, value in found:
-        out.setdefault(measure_id, []).append((start, value))
-    return out
-
-
 def _goal(
     goal_id: str, title: str, description: str | None, summaries: dict[str, ObjectiveSummary]
 ) -> GoalSummary:
@@ -277,18 +246,13 @@ def _counts(objectives: Iterable[ObjectiveSummary]) -> dict[str, int]:
 
 
 def _source_status(session: Session, actor: Actor, reader: Reader, source: Source) -> SourceStatus:
-    fresh = series.source_freshness(session, source, dt.datetime.now(dt.UTC))
+    fresh = source_freshness(session, source, dt.datetime.now(dt.UTC))
     last_status = None
     # The last run only where /runs lists it: runs of a dataset one may read.
     if allowed(actor, RUN_READ, Resource("source", source.id, source.owner)) and reader.visible(
         source.dataset_id
     ):
-        last_status = session.scalar(
-            select(IngestRun.status)
-            .where(IngestRun.source_id == source.id)
-            .order_by(IngestRun.id.desc())
-            .limit(1)
-        )
+        last_status = source_runs.last_status(session, source.id)
     return SourceStatus(
         id=source.id,
         title=source.title,

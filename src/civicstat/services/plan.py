@@ -6,18 +6,20 @@ import datetime as dt
 import zoneinfo
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.domain.periods import Grain, period_of
 from civicstat.domain.targets import Status, evaluate_for, target_for
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import PLAN_READ, Resource, require
+from civicstat.metadata import observations
 from civicstat.metadata.models import Observation
 from civicstat.metrics import kinds
-from civicstat.services import series
+from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
+from civicstat.services.freshness import Freshness, source_freshness
+from civicstat.spec.models import Objective
 
 
 class LatestValue(BaseModel):
@@ -62,89 +64,90 @@ class PlanView(BaseModel):
 
 
 def get_plan(ctx: Context, actor: Actor) -> PlanView:
-    require(actor, PLAN_READ, Resource("plan", "plan"))
     with ctx.db.session() as session:
-        plan = ctx.applied_plan(session)
-        if plan is None:
-            raise NotFound("no plan has been applied yet")
-        latest = _latest_totals(session, list(plan.measures))
-        now = dt.datetime.now(dt.UTC)
-        by_source = {s.id: series.source_freshness(session, s, now) for s in plan.sources.values()}
+        view, _ = read_plan(ctx, session, actor)
+    return view
+
+
+def read_plan(ctx: Context, session: Session, actor: Actor) -> tuple[PlanView, AppliedPlan]:
+    """The plan as leaders read it and the applied plan behind it, looked up once, for
+    those who may read the plan (``plan:read``)."""
+    require(actor, PLAN_READ, Resource("plan", "plan"))
+    plan = ctx.applied_plan(session)
+    if plan is None:
+        raise NotFound("no plan has been applied yet")
+    latest = observations.latest_totals(session, plan.measures)
+    now = dt.datetime.now(dt.UTC)
+    by_source = {s.id: source_freshness(session, s, now) for s in plan.sources.values()}
     today = dt.datetime.now(zoneinfo.ZoneInfo(plan.settings.timezone)).date()
-    fiscal = plan.settings.fiscal_year_start_month
     goals = []
     for goal in plan.goals:
-        views = []
-        for objective in goal.objectives:
-            measure = plan.measures[objective.measure]
-            obs = latest.get(measure.id)
-            value = None
-            schedule = objective.target.to_domain()
-            # Before any data, the target of the running period.
-            period = period_of(today, Grain(measure.grain), fiscal)
-            if obs is not None:
-                period = period_of(obs.period_start, Grain(obs.grain), fiscal)
-                value = LatestValue(
-                    period=period.label,
-                    period_start=period.start,
-                    period_end=period.end,
-                    value=obs.value,
-                    numerator=obs.numerator,
-                    denominator=obs.denominator,
-                    partial=period.is_partial(today),
-                )
-            found = target_for(schedule, period)
-            stale = any(
-                by_source[source.id].stale
-                for d in plan.datasets_of(measure)
-                if (source := plan.source_for_dataset(d)) is not None
-            )
-            status = (
-                evaluate_for(value.value, schedule, period, stale=stale)
-                if value is not None
-                else Status.NO_DATA
-            )
-            department = plan.departments.get(objective.department)
-            views.append(
-                ObjectiveView(
-                    id=objective.id,
-                    title=objective.title,
-                    department=objective.department,
-                    department_title=department.title if department else objective.department,
-                    measure=measure.id,
-                    measure_title=measure.title,
-                    unit=kinds.get(measure.kind).unit(plan.effective(measure)),
-                    target=found.value if found else None,
-                    direction=objective.target.direction,
-                    warning_band=objective.target.warning_band,
-                    latest=value,
-                    status=status,
-                    stale=stale,
-                )
-            )
+        views = [
+            _objective(plan, objective, latest.get(objective.measure), by_source, today)
+            for objective in goal.objectives
+        ]
         goals.append(
             GoalView(id=goal.id, title=goal.title, description=goal.description, objectives=views)
         )
-    return PlanView(
+    view = PlanView(
         title=plan.title,
         period_start=plan.period.start,
         period_end=plan.period.end,
         revision=plan.revision_id,
         goals=goals,
     )
+    return view, plan
 
 
-def _latest_totals(session: Session, measure_ids: list[str]) -> dict[str, Observation]:
-
-    rows = session.scalars(
-        select(Observation).where(
-            Observation.measure_id.in_(measure_ids),
-            Observation.superseded_at.is_(None),
-            Observation.slice_key == "",
+def _objective(
+    plan: AppliedPlan,
+    objective: Objective,
+    obs: Observation | None,
+    by_source: dict[str, Freshness],
+    today: dt.date,
+) -> ObjectiveView:
+    """One objective with its measure's latest total, target and status."""
+    fiscal = plan.settings.fiscal_year_start_month
+    measure = plan.measures[objective.measure]
+    value = None
+    schedule = objective.target.to_domain()
+    # Before any data, the target of the running period.
+    period = period_of(today, Grain(measure.grain), fiscal)
+    if obs is not None:
+        period = period_of(obs.period_start, Grain(obs.grain), fiscal)
+        value = LatestValue(
+            period=period.label,
+            period_start=period.start,
+            period_end=period.end,
+            value=obs.value,
+            numerator=obs.numerator,
+            denominator=obs.denominator,
+            partial=period.is_partial(today),
         )
+    found = target_for(schedule, period)
+    stale = any(
+        by_source[source.id].stale
+        for d in plan.datasets_of(measure)
+        if (source := plan.source_for_dataset(d)) is not None
     )
-    latest: dict[str, Observation] = {}
-    for row in rows:
-        if row.measure_id not in latest or row.period_start > latest[row.measure_id].period_start:
-            latest[row.measure_id] = row
-    return latest
+    status = (
+        evaluate_for(value.value, schedule, period, stale=stale)
+        if value is not None
+        else Status.NO_DATA
+    )
+    department = plan.departments.get(objective.department)
+    return ObjectiveView(
+        id=objective.id,
+        title=objective.title,
+        department=objective.department,
+        department_title=department.title if department else objective.department,
+        measure=measure.id,
+        measure_title=measure.title,
+        unit=kinds.get(measure.kind).unit(plan.effective(measure)),
+        target=found.value if found else None,
+        direction=objective.target.direction,
+        warning_band=objective.target.warning_band,
+        latest=value,
+        status=status,
+        stale=stale,
+    )

@@ -12,7 +12,7 @@ import datetime as dt
 from pydantic import BaseModel
 
 from civicstat.governance.suppression import Cell, dimension_of, suppress
-from civicstat.metadata import observations
+from civicstat.metadata import approvals, observations
 from civicstat.services import publication
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
@@ -49,9 +49,7 @@ def public_series(ctx: Context, measure_id: str) -> PublicSeries:
         if not state.publishable:
             raise NotFound.of("measure", measure_id)
         # Only numbers an approved definition produced (any, when approval is not needed).
-        approved = (
-            publication.approved_hashes(session, measure_id) if state.needs_approval else None
-        )
+        approved = approvals.approved_hashes(session, measure_id) if state.needs_approval else None
         rows = [
             o
             for o in observations.current_observations(session, measure_id)

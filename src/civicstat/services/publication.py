@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.audit import Event
 from civicstat.governance.permissions import MEASURE_APPROVE, Resource, allowed, require
-from civicstat.metadata.models import MeasureApproval
+from civicstat.metadata import approvals
 from civicstat.metrics import kinds
 from civicstat.plan import AppliedPlan
 from civicstat.services.audit import require_recorded
@@ -68,12 +67,7 @@ def state(session: Session, plan: AppliedPlan, measure: Measure) -> Publication:
     definition = plan.definition_hash(measure)
     classification = classification_of(plan, measure)
     needs = classification is not Classification.PUBLIC
-    approval = session.scalar(
-        select(MeasureApproval).where(
-            MeasureApproval.measure_id == measure.id,
-            MeasureApproval.definition_hash == definition,
-        )
-    )
+    approval = approvals.of(session, measure.id, definition)
     return Publication(
         measure_id=measure.id,
         definition_hash=definition,
@@ -82,14 +76,6 @@ def state(session: Session, plan: AppliedPlan, measure: Measure) -> Publication:
         approved_by=approval.approved_by if approval else None,
         approved_at=approval.approved_at if approval else None,
         publishable=not needs or approval is not None,
-    )
-
-
-def approved_hashes(session: Session, measure_id: str) -> set[str]:
-    return set(
-        session.scalars(
-            select(MeasureApproval.definition_hash).where(MeasureApproval.measure_id == measure_id)
-        )
     )
 
 
@@ -135,14 +121,13 @@ def approve(ctx: Context, actor: Actor, measure_id: str, *, note: str = "") -> P
         current = state(session, plan, measure)
         if current.approved_by is not None:
             return current
-        session.add(
-            MeasureApproval(
-                measure_id=measure.id,
-                definition_hash=current.definition_hash,
-                approved_by=str(actor),
-                approved_at=ctx.clock(),
-                note=note.strip()[:2000],
-            )
+        approvals.add(
+            session,
+            measure.id,
+            current.definition_hash,
+            approved_by=str(actor),
+            approved_at=ctx.clock(),
+            note=note.strip()[:2000],
         )
         audit.record(
             session,

@@ -8,50 +8,36 @@ batch of records. Only then does it run as every run does, through
 mode, checked, published, and the measures over the dataset recomputed.
 
 Every batch carries an Idempotency-Key, so a client that lost the answer can send the same
-batch again without loading it twice. A key is the client's own (its API token's) within a
-source: two tokens sending the same key send two batches, and neither can replay, read or
-block the other's. The key is claimed (a ``push_batches`` row marked
-pending) before the run starts, and the run's outcome is written to that row in the same
-transaction that records the outcome: an answer on record means exactly that outcome
-happened. Sending the same key with the same body answers from the record without loading;
-with a different body, or while the first is still running, it is a conflict. A claim left
-by a process that died is taken over after ``STALE_CLAIM``: the pipeline never published
-for it, since publishing and answering commit together.
+batch again without loading it twice (the protocol: :mod:`civicstat.pipeline.batches`).
+Sending the same key with the same body answers from the record without loading; with a
+different body, or while the first is still running, it is a conflict.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import logging
 import re
-import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from civicstat.connectors import push as connector
+from civicstat.connectors import pushed
 from civicstat.governance import audit
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import SOURCE_PUSH, PermissionDenied, Resource, allowed
-from civicstat.metadata import datasets
-from civicstat.metadata.models import IngestRun, PushBatch, utcnow
-from civicstat.pipeline.ingest import IngestError
-from civicstat.pipeline.locks import SourceBusy, source_lock
+from civicstat.metadata import data_versions
+from civicstat.metadata.models import IngestRun, utcnow
+from civicstat.pipeline import batches
+from civicstat.pipeline.batches import BatchKey, Earlier, client_of
+from civicstat.pipeline.locks import SourceBusy
 from civicstat.services import ingest as ingest_service
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput, NotFound, ServiceError
 from civicstat.spec.models import Source
 
-STALE_CLAIM = dt.timedelta(minutes=30)
-LOCK_WAIT_SECONDS = 10.0  # batches to one source queue for its lock this long, then 503
-_PENDING = "pending"  # key of a claim's marker in push_batches.response
 _KEY = re.compile(r"^[\x20-\x7e]{1,200}$")
 _KEY_REQUIRED = (
     "an Idempotency-Key header is required: 1-200 printable ASCII characters, unique per "
@@ -59,7 +45,6 @@ _KEY_REQUIRED = (
 )
 _OTHER_BODY = "this Idempotency-Key was already used for a different batch; use a new key"
 _STILL_LOADING = "a batch with this Idempotency-Key is still being loaded; retry later"
-log = logging.getLogger(__name__)
 
 PushStatus = Literal["succeeded", "unchanged", "failed"]
 
@@ -152,95 +137,48 @@ def push(
     source, options = _push_source(ctx, actor, source_id)
     fmt, key = _check_headers(ctx, actor, source, options, content_type, idempotency_key, len(body))
     digest = hashlib.sha256(body).hexdigest()
-    batch_key = _BatchKey(client_of(actor), source.id, key)
-    earlier = _find(ctx, batch_key)
-    if earlier is not None and not _stale(earlier, digest, now):
-        return _answer_again(ctx, actor, source, key, digest, earlier)
+    batch_key = BatchKey(client_of(actor), source.id, key)
+    earlier = batches.earlier(ctx.db, batch_key, digest, now)
+    if earlier is not None:
+        return _answer_again(ctx, actor, source, key, earlier)
     try:
-        records = connector.count_records(body, fmt)
-    except connector.BatchError as error:
+        records = pushed.count_records(body, fmt)
+    except pushed.BatchError as error:
         _refuse(ctx, actor, source, MalformedBatch(str(error), error.record, error.line), key)
-    claim = _claim(ctx, actor, batch_key, digest, now)
+    claim = batches.claim(ctx.db, batch_key, actor.token_id, digest, now)
     if claim is None:  # another request took the key between our look and our claim
-        taken = _find(ctx, batch_key)
-        assert taken is not None, "a claim fails only on an existing row"
-        return _answer_again(ctx, actor, source, key, digest, taken)
+        return _answer_again(ctx, actor, source, key, batches.recorded(ctx.db, batch_key, digest))
 
     answers: list[PushAnswer] = []
 
-    def record_outcome(session: Session, run: IngestRun) -> None:
-        """Runs in the pipeline's transaction that records the run's outcome."""
-        batch = _row(session, batch_key, lock=True)
-        if batch is None or batch.response.get(_PENDING) != claim:
-            raise RuntimeError(f"push batch {key!r} of {source.id!r} was taken over")
+    def respond(session: Session, run: IngestRun) -> dict[str, Any]:
+        """The batch's answer, audited in the pipeline's transaction recording the run."""
         answer = _answer_of(session, run, source, key, records)
-        batch.run_id = run.id
-        batch.response = answer.model_dump(mode="json")
         audit.record(
-            session,
-            actor,
-            "source:push",
-            "source",
-            source.id,
+            session, actor, "source:push", "source", source.id,
             "failed" if answer.status == "failed" else "ok",
-            run_id=run.id,
-            idempotency_key=key,
-            records=records,
-            status=answer.status,
+            run_id=run.id, idempotency_key=key, records=records, status=answer.status,
             version=answer.version,
-        )
+        )  # fmt: skip
         answers.append(answer)
+        return answer.model_dump(mode="json")
 
-    name = f"push-{digest[:16]}.{fmt}"
+    payload = pushed.batch_payload(body, fmt, f"push-{digest[:16]}.{fmt}")
     try:
-        with contextlib.ExitStack() as stack:
-            _wait_for_lock(stack, ctx, source.id)
-            ingest_service.ingest(
-                ctx,
-                actor,
-                source.id,
-                trigger="push",
-                payloads=[connector.batch_payload(body, fmt, name)],
-                on_finish=record_outcome,
-            )
-    except IngestError:
-        if not answers:
-            _release(ctx, batch_key, claim)
-            raise
+        batches.load(
+            ctx.db,
+            claim,
+            lambda: ingest_service.ingest(
+                ctx, actor, source.id, trigger="push", payloads=[payload],
+                on_finish=claim.on_finish(respond),
+            ),
+        )  # fmt: skip
     except SourceBusy:
-        _release(ctx, batch_key, claim)
         _refuse(ctx, actor, source, TryLater(f"source {source.id!r} is busy; retry shortly"), key)
-    except Exception:
-        if not answers:
-            _release(ctx, batch_key, claim)
-            raise
-        # The outcome is on record (recomputing measures afterwards failed): answer it, as
-        # a retry would, rather than invite the client to send the batch again.
-        log.exception("push to %s: after run %d", source.id, answers[0].run_id)
-    except BaseException:
-        _release(ctx, batch_key, claim)
-        raise
     return PushResult(answers[0], replayed=False)
 
 
-def _wait_for_lock(stack: contextlib.ExitStack, ctx: Context, source_id: str) -> None:
-    """Hold the source's run lock, waiting a little: clients often push batches side by
-    side, and each should load in turn rather than be refused at once. The lock is
-    re-entrant, so the ingest inside shares this lease."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            stack.enter_context(source_lock(ctx.db, source_id))
-            return
-        except SourceBusy:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _push_source(
-    ctx: Context, actor: Actor, source_id: str
-) -> tuple[Source, connector.PushOptions]:
+def _push_source(ctx: Context, actor: Actor, source_id: str) -> tuple[Source, pushed.PushOptions]:
     """The source, if the actor may push to it; one answer for unknown and forbidden."""
     with ctx.db.session() as session:
         plan = ctx.require_plan(session)
@@ -261,21 +199,21 @@ def _push_source(
     if source.connector != "push":
         why = f"source {source.id!r} does not accept pushes: its connector is {source.connector!r}"
         _refuse(ctx, actor, source, InvalidInput(why))
-    return source, connector.PushOptions.model_validate(source.options)
+    return source, pushed.PushOptions.model_validate(source.options)
 
 
 def _check_headers(
     ctx: Context,
     actor: Actor,
     source: Source,
-    options: connector.PushOptions,
+    options: pushed.PushOptions,
     content_type: str | None,
     idempotency_key: str | None,
     size: int | None,
-) -> tuple[connector.PushFormat, str]:
-    fmt = connector.format_of(content_type)
+) -> tuple[pushed.PushFormat, str]:
+    fmt = pushed.format_of(content_type)
     if fmt is None or fmt not in options.formats:
-        accepted = " or ".join(connector.MEDIA_TYPES[f] for f in options.formats)
+        accepted = " or ".join(pushed.MEDIA_TYPES[f] for f in options.formats)
         _refuse(
             ctx, actor, source, UnsupportedContentType(f"send the records as {accepted} (UTF-8)")
         )
@@ -290,91 +228,15 @@ def _check_headers(
     return fmt, key
 
 
-def client_of(actor: Actor) -> str:
-    """Whose Idempotency-Keys these are: the API token's, or the actor's own name."""
-    return f"token:{actor.token_id}" if actor.token_id is not None else str(actor)[:200]
-
-
-@dataclass(frozen=True)
-class _BatchKey:
-    """A batch's identity: the client's own key within one source."""
-
-    client: str
-    source_id: str
-    key: str
-
-
-def _find(ctx: Context, batch: _BatchKey) -> PushBatch | None:
-    with ctx.db.session() as session:
-        return _row(session, batch)
-
-
-def _row(session: Session, batch: _BatchKey, *, lock: bool = False) -> PushBatch | None:
-    query = select(PushBatch).where(
-        PushBatch.client == batch.client,
-        PushBatch.source_id == batch.source_id,
-        PushBatch.idempotency_key == batch.key,
-    )
-    return session.scalar(query.with_for_update() if lock else query)
-
-
-def _stale(batch: PushBatch, digest: str, now: dt.datetime) -> bool:
-    """A claim on the same body whose process must have died: it may be taken over."""
-    return (
-        _PENDING in batch.response
-        and batch.body_sha256 == digest
-        and now - batch.created_at > STALE_CLAIM
-    )
-
-
-def _claim(ctx: Context, actor: Actor, key: _BatchKey, digest: str, now: dt.datetime) -> str | None:
-    """Mark the key as ours (pending) before loading; None when another request holds it."""
-    claim = secrets.token_hex(16)
-    try:
-        with ctx.db.write() as session:
-            batch = _row(session, key, lock=True)
-            if batch is None:
-                session.add(
-                    PushBatch(
-                        client=key.client,
-                        source_id=key.source_id,
-                        idempotency_key=key.key,
-                        token_id=actor.token_id,
-                        body_sha256=digest,
-                        response={_PENDING: claim},
-                        created_at=now,
-                    )
-                )
-                session.flush()
-            elif _stale(batch, digest, now):
-                batch.response = {_PENDING: claim}
-                batch.created_at = now
-                batch.token_id = actor.token_id
-            else:
-                return None
-    except IntegrityError:
-        return None
-    return claim
-
-
-def _release(ctx: Context, key: _BatchKey, claim: str) -> None:
-    """Give the key back when the run ended without an outcome on record: nothing was
-    published, so the same batch may be sent again under the same key."""
-    with ctx.db.write() as session:
-        batch = _row(session, key, lock=True)
-        if batch is not None and batch.response.get(_PENDING) == claim:
-            session.delete(batch)
-
-
 def _answer_again(
-    ctx: Context, actor: Actor, source: Source, key: str, digest: str, batch: PushBatch
+    ctx: Context, actor: Actor, source: Source, key: str, earlier: Earlier
 ) -> PushResult:
     """A key seen before: the recorded answer for the same body, a conflict otherwise."""
-    if batch.body_sha256 != digest:
+    if not earlier.same_body:
         _refuse(ctx, actor, source, BatchConflict(_OTHER_BODY), key)
-    if _PENDING in batch.response:
+    if earlier.pending:
         _refuse(ctx, actor, source, BatchConflict(_STILL_LOADING), key)
-    answer = PushAnswer.model_validate(batch.response)
+    answer = PushAnswer.model_validate(earlier.response)
     with ctx.db.write() as session:
         audit.record(
             session,
@@ -393,7 +255,7 @@ def _answer_again(
 def _answer_of(
     session: Session, run: IngestRun, source: Source, key: str, records: int
 ) -> PushAnswer:
-    current = datasets.current(session, source.dataset_id)
+    current = data_versions.current(session, source.dataset_id)
     status = run.status if run.status in ("succeeded", "unchanged") else "failed"
     return PushAnswer(
         source=source.id,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, or_, select
-
 from civicstat.governance.actors import Actor
 from civicstat.governance.permissions import RUN_READ, Resource, allowed, require
+from civicstat.metadata import runs
 from civicstat.metadata.models import IngestRun, QualityResult
+from civicstat.pipeline import locks
 from civicstat.pipeline.quality import quoted_columns
 from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
@@ -81,38 +81,24 @@ def recent(
         if unmask:
             require_unmask(ctx, plan, actor)
         reader = Reader(plan, actor, unmask=unmask)
-        query = (
-            select(IngestRun)
-            .where(_of_visible_datasets(reader, plan))
-            .order_by(IngestRun.id.desc())
-            .limit(limit)
-        )
-        if source_id:
-            query = query.where(IngestRun.source_id == source_id)
-        runs = [r for r in session.scalars(query) if _may_see(actor, plan, r)]
-        checks: dict[int, list[QualityResult]] = {r.id: [] for r in runs}
-        if runs:
-            found = session.scalars(
-                select(QualityResult)
-                .where(QualityResult.run_id.in_(list(checks)))
-                .order_by(QualityResult.id)
-            )
-            for result in found:
-                checks[result.run_id].append(result)
-        views = [_view(reader, r, checks[r.id]) for r in runs]
+        # Runs of hidden datasets are left out in the query, so that they do not take the
+        # places of the newest visible ones.
+        known = sorted({s.dataset_id for s in plan.sources.values()} if plan else set())
+        found = runs.newest(
+            session, limit, datasets=[d for d in known if reader.visible(d)],
+            known=known if reader.sees_retired() else None, source_id=source_id,
+        )  # fmt: skip
+        shown = [r for r in found if _may_see(actor, plan, r)]
+        checks = runs.checks_of(session, [r.id for r in shown])
+        views = [_view(reader, r, checks[r.id]) for r in shown]
     reader.record(ctx, via="runs")
     return views
 
 
-def _of_visible_datasets(reader: Reader, plan: AppliedPlan | None) -> ColumnElement[bool]:
-    """Runs of the datasets the reader may see, chosen in the query so that runs of
-    hidden ones do not take the places of the newest visible ones."""
-    known = {s.dataset_id for s in plan.sources.values()} if plan else set()
-    shown = sorted(d for d in known if reader.visible(d))
-    condition: ColumnElement[bool] = IngestRun.dataset_id.in_(shown) if shown else false()
-    if reader.sees_retired():
-        condition = or_(condition, IngestRun.dataset_id.not_in(sorted(known)))
-    return condition
+def recover_abandoned(ctx: Context) -> int:
+    """Mark runs whose process died as abandoned, so listings show them as such rather
+    than running; returns how many. Housekeeping anyone listing runs may do."""
+    return locks.recover_abandoned(ctx.db)
 
 
 def _may_see(actor: Actor, plan: AppliedPlan | None, run: IngestRun) -> bool:

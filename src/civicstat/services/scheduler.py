@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from civicstat.governance.actors import Actor, Role
 from civicstat.metadata import revisions
 from civicstat.metadata.models import IngestRun, utcnow
-from civicstat.pipeline.ingest import IngestError
 from civicstat.pipeline.locks import SourceBusy, recover_abandoned, source_lock
+from civicstat.pipeline.runner import IngestError
 from civicstat.plan import AppliedPlan
 from civicstat.services import audit as audit_service
 from civicstat.services import ingest as ingest_service

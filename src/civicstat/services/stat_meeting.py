@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from civicstat.domain.targets import Status
 from civicstat.governance import audit
@@ -19,6 +18,7 @@ from civicstat.governance.permissions import (
     allowed,
     require,
 )
+from civicstat.metadata import accountability
 from civicstat.metadata.models import StatMeeting
 from civicstat.services import actions as actions_service
 from civicstat.services import plan as plan_service
@@ -67,11 +67,7 @@ def agenda(ctx: Context, actor: Actor) -> Agenda:
     require(actor, MEETING_READ, _MEETINGS)
     view = plan_service.get_plan(ctx, actor)
     with ctx.db.session() as session:
-        rows = list(
-            session.scalars(
-                select(StatMeeting).order_by(StatMeeting.held_on.desc(), StatMeeting.id.desc())
-            )
-        )
+        rows = accountability.meetings(session)
     last = rows[0] if rows else None
     then_objectives = last.objectives if last is not None else {}
     every_action = actions_service.actions_of(ctx)

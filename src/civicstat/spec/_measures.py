@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from civicstat.metrics import composite, expressions, kinds
+from civicstat.spec import language, measure_kinds
 from civicstat.spec._errors import hint
 from civicstat.spec.yamlpos import Loc
 
@@ -22,14 +22,14 @@ def kind_problems(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     name = data.get("kind")
     if not isinstance(name, str):
         return
-    available = kinds.available()
+    available = measure_kinds.available()
     if name not in available:
         yield ("kind",), f"unknown measure kind {name!r}{hint(name, available)}"
         return
     kind = available[name]
     for field in sorted(kind.required - data.keys()):
         yield (), f"a {name} measure needs {field!r}"
-    allowed = kinds.BASE_FIELDS | kind.required | kind.optional
+    allowed = measure_kinds.BASE_FIELDS | kind.required | kind.optional
     for field in sorted(data.keys() - allowed):
         yield (field,), f"{field!r} is not used by a {name} measure"
 
@@ -53,13 +53,13 @@ def column_problems(
         if isinstance(column, str) and column not in columns:
             message = f"column {column!r} not in dataset {dataset}{hint(column, columns)}"
             yield ("breakdowns", index), message
-    measure_kind = kinds.available().get(str(data.get("kind")))
+    measure_kind = measure_kinds.available().get(str(data.get("kind")))
     numeric = measure_kind is not None and measure_kind.numeric_value
     for field in ("condition", "filter", "value"):
         sql = data.get(field)
         if isinstance(sql, str):
             value = field == "value"
-            for problem in expressions.check(sql, columns, value=value, numeric=numeric):
+            for problem in language.check(sql, columns, value=value, numeric=numeric):
                 yield (field,), f"{field}: {problem}"
 
 
@@ -110,9 +110,10 @@ def reference_problems(
             yield loc, f"measure {ref!r} not in measures/{hint(ref, measures)}"
             continue
         other = measures[ref]
-        if data.get("kind") == "cumulative":
-            other_kind = kinds.available().get(str(other.get("kind")))
-            if not isinstance(other_kind, kinds.RowKind) or other_kind.name == "backlog":
+        kind = measure_kinds.available().get(str(data.get("kind")))
+        if kind is not None and kind.accumulates:
+            other_kind = measure_kinds.available().get(str(other.get("kind")))
+            if other_kind is None or not other_kind.from_rows or other_kind.flow:
                 yield loc, f"measure {ref!r} is a {other.get('kind')}; only row measures accumulate"
             elif other.get("window"):
                 yield loc, f"measure {ref!r} already has a window"
@@ -120,7 +121,7 @@ def reference_problems(
             yield loc, f"measure {ref!r} is by {other.get('grain', 'month')}, this one by {grain}"
     expression = data.get("expression")
     if isinstance(expression, str) and isinstance(inputs, dict):
-        for problem in composite.check_expression(expression, list(inputs)):
+        for problem in language.check_arithmetic(expression, list(inputs)):
             yield ("expression",), f"expression: {problem}"
 
 

@@ -8,9 +8,7 @@ read the raw data, so a typo in one field does not hide a dangling reference in 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +16,10 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from civicstat.connectors import registry
-from civicstat.metrics import expressions, kinds
-from civicstat.spec import _governance, _measures
+from civicstat.spec import _governance, _measures, _plugins, measure_kinds
 from civicstat.spec._errors import hint, lower_first, model_issues, what, where
+from civicstat.spec._files import File, columns_of, get, items, model_of
+from civicstat.spec._quality import quality_problems
 from civicstat.spec.boundary import Boundary
 from civicstat.spec.models import (
     GovernanceFile,
@@ -41,16 +39,10 @@ from civicstat.spec.workspace import (
     SpecError,
     Workspace,
 )
-from civicstat.spec.yamlpos import Loc, YamlDocument, read_yaml
+from civicstat.spec.yamlpos import Loc, read_yaml
 
 __all__ = ["json_schema", "load_workspace", "summary", "validate_workspace", "workspace_settings"]
 
-_TIME_TYPES = ("date", "timestamp")
-_NUMBER_TYPES = ("integer", "float")
-# Quality check patterns run on DuckDB, whose regular expressions (RE2) have Unicode classes
-# but no look-around or back-references; Python's re stands in for RE2 here.
-_RE2_UNICODE_CLASS = re.compile(r"\\[pP](\{\w+\}|\w)")
-_NOT_IN_RE2 = re.compile(r"(?<!\\)(?:\\\\)*(\(\?<?[=!]|\\[1-9])")
 _IN_GOVERNANCE = f"not in {GOVERNANCE_FILE}"
 _IN_MEASURES = f"not in {MEASURES_DIR}/"
 
@@ -72,7 +64,7 @@ def workspace_settings(root: Path) -> WorkspaceFile:
     file = validator.load(WORKSPACE_FILE, WorkspaceFile, required=True)
     if validator.issues or file is None or file.model is None:
         raise SpecError(validator.issues)
-    return _model(file, WorkspaceFile)  # type: ignore[no-any-return]
+    return model_of(file, WorkspaceFile)  # type: ignore[no-any-return]
 
 
 def validate_workspace(
@@ -112,7 +104,8 @@ def json_schema() -> dict[str, Any]:
         f"{MEASURES_DIR}/*.yaml": Measure,
         f"{SOURCES_DIR}/*.yaml": Source,
     }
-    connectors = {name: cls.Options for name, cls in sorted(registry.available().items())}
+    installed = _plugins.loadable(_plugins.CONNECTORS)
+    connectors = {name: cls.Options for name, cls in sorted(installed.items())}
     models = dict.fromkeys([*files.values(), *connectors.values()])
     refs, schema = models_json_schema(
         [(m, "validation") for m in models], ref_template="#/$defs/{model}"
@@ -129,22 +122,6 @@ def json_schema() -> dict[str, Any]:
         "x-civicstat-files": {pattern: ref(model) for pattern, model in files.items()},
         "x-civicstat-connectors": {name: ref(model) for name, model in connectors.items()},
     }
-
-
-@dataclass(frozen=True)
-class _File:
-    """One loaded file: its raw data and places, and its model when it validated."""
-
-    doc: YamlDocument
-    model: BaseModel | None
-
-    @property
-    def path(self) -> str:
-        return self.doc.path
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.doc.data if isinstance(self.doc.data, dict) else {}
 
 
 class _Validator:
@@ -178,11 +155,11 @@ class _Validator:
         assert governance is not None
         workspace = Workspace(
             root=self.root,
-            settings=_model(settings, WorkspaceFile),
-            plan=_model(plan, PlanFile),
-            governance=_model(governance, GovernanceFile),
-            measures={m.id: m for m in (_model(f, Measure) for f in measures)},
-            sources={s.id: s for s in (_model(f, Source) for f in sources)},
+            settings=model_of(settings, WorkspaceFile),
+            plan=model_of(plan, PlanFile),
+            governance=model_of(governance, GovernanceFile),
+            measures={m.id: m for m in (model_of(f, Measure) for f in measures)},
+            sources={s.id: s for s in (model_of(f, Source) for f in sources)},
         )
         return workspace, []
 
@@ -195,7 +172,7 @@ class _Validator:
         files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
         return [f"{name}/{p.name}" for p in sorted(files) if not p.name.startswith(".")]
 
-    def load(self, path: str, model: type[BaseModel], *, required: bool = False) -> _File | None:
+    def load(self, path: str, model: type[BaseModel], *, required: bool = False) -> File | None:
         file = self.root / path
         if not file.is_file():
             if required:
@@ -207,25 +184,25 @@ class _Validator:
             return None
         if doc.data is None:
             self.add(path, (1, 1), f"file is empty: expected {what(model)}")
-            return _File(doc, None)
+            return File(doc, None)
         try:
-            return _File(doc, model.model_validate(doc.data))
+            return File(doc, model.model_validate(doc.data))
         except ValidationError as error:
             self.issues += model_issues(error, model, doc)
-            return _File(doc, None)
+            return File(doc, None)
 
-    def check_source(self, source: _File) -> None:
+    def check_source(self, source: File) -> None:
         """The connector exists, its options fit its own model (and reach only what this
         machine lets a source read), and the schedule is cron."""
         data = source.data
         name = data.get("connector", "file")
-        installed = registry.available()
-        if isinstance(name, str) and name not in installed:
+        connector = _plugins.load(_plugins.CONNECTORS, name) if isinstance(name, str) else None
+        if isinstance(name, str) and connector is None:
+            installed = _plugins.loadable(_plugins.CONNECTORS)
             known = ", ".join(sorted(installed)) or "none"
             message = f"unknown connector {name!r}{hint(name, installed)} (installed: {known})"
             self.at(source, ("connector",), message)
-        elif isinstance(name, str) and isinstance(data.get("options", {}), dict):
-            connector = installed[name]
+        elif connector is not None and isinstance(data.get("options", {}), dict):
             try:
                 options = connector.Options.model_validate(data.get("options", {}))
             except ValidationError as error:
@@ -243,37 +220,37 @@ class _Validator:
                 reason = lower_first(str(error))
                 self.at(source, ("schedule",), f"invalid cron expression {schedule!r}: {reason}")
 
-    def check_quality(self, source: _File) -> None:
+    def check_quality(self, source: File) -> None:
         """Each quality check names declared columns of a fitting type, and its pattern or
         condition can run: a mistake found here would otherwise fail a run after the pull."""
         dataset = str(source.data.get("dataset") or source.data.get("id"))
-        columns = _columns(source)
-        for loc in _items(source, "quality"):
-            check, kind = _get(source, loc), _get(source, (*loc, "check"))
+        columns = columns_of(source)
+        for loc in items(source, "quality"):
+            check, kind = get(source, loc), get(source, (*loc, "check"))
             named = check.get("columns") if kind in ("not_null", "unique") else None
             for index in range(len(named) if isinstance(named, list) else 0):
                 self.column(source, (*loc, "columns", index), dataset, columns)
             if kind in ("accepted_values", "range", "regex", "freshness"):
                 self.column(source, (*loc, "column"), dataset, columns)
-            for part, message in _quality_problems(check, columns):
+            for part, message in quality_problems(check, columns):
                 self.at(source, (*loc, *part), message)
 
     # --- between files ----------------------------------------------------------------
 
-    def check_departments(self, governance: _File | None) -> set[str]:
+    def check_departments(self, governance: File | None) -> set[str]:
         if governance is None:
             return set()
-        departments = _items(governance, "departments")
+        departments = items(governance, "departments")
         ids = self.unique("department", [(governance, (*loc, "id")) for loc in departments])
         parents: dict[str, str] = {}
         for loc in departments:
-            item = _get(governance, loc)
+            item = get(governance, loc)
             parent = item.get("parent")
             self.reference(governance, (*loc, "parent"), "department", ids, _IN_GOVERNANCE)
             if isinstance(item.get("id"), str) and isinstance(parent, str):
                 parents[item["id"]] = parent
         for loc in departments:
-            start = _get(governance, loc).get("id")
+            start = get(governance, loc).get("id")
             if not isinstance(start, str):
                 continue
             chain = [start]
@@ -285,10 +262,10 @@ class _Validator:
                     break
         return set(ids)
 
-    def check_sources(self, sources: list[_File], departments: set[str]) -> dict[str, _File]:
+    def check_sources(self, sources: list[File], departments: set[str]) -> dict[str, File]:
         """Unique source ids and datasets, known owners; returns each dataset's source."""
         self.unique("source", [(s, ("id",)) for s in sources])
-        by_dataset: dict[str, _File] = {}
+        by_dataset: dict[str, File] = {}
         for source in sources:
             self.reference(source, ("owner",), "department", departments, _IN_GOVERNANCE)
             dataset = source.data.get("dataset") or source.data.get("id")
@@ -303,16 +280,16 @@ class _Validator:
                 by_dataset[dataset] = source
         return by_dataset
 
-    def check_measures(self, measures: list[_File], datasets: dict[str, _File]) -> set[str]:
+    def check_measures(self, measures: list[File], datasets: dict[str, File]) -> set[str]:
         ids = self.unique("measure", [(m, ("id",)) for m in measures])
         by_id = {str(m.data.get("id")): m.data for m in measures}
-        columns_of = {name: _columns(source) for name, source in datasets.items()}
+        dataset_columns = {name: columns_of(source) for name, source in datasets.items()}
         for measure in measures:
             data = measure.data
             problems = list(_measures.kind_problems(data))
             problems += _measures.reference_problems(data, by_id)
-            problems += _measures.population_problems(data, columns_of)
-            kind = kinds.available().get(str(data.get("kind")))
+            problems += _measures.population_problems(data, dataset_columns)
+            kind = measure_kinds.available().get(str(data.get("kind")))
             if kind is not None and isinstance(measure.model, Measure):
                 problems += [((f,), message) for f, message in kind.problems(measure.model)]
             if "dataset" in data:
@@ -321,7 +298,7 @@ class _Validator:
                 )
             dataset = data.get("dataset")
             if isinstance(dataset, str) and dataset in datasets:
-                problems += _measures.column_problems(data, dataset, columns_of[dataset])
+                problems += _measures.column_problems(data, dataset, dataset_columns[dataset])
                 problems += _governance.breakdown_problems(data, datasets[dataset].data)
             for loc, message in problems:
                 self.at(measure, loc, message)
@@ -334,12 +311,12 @@ class _Validator:
             )
         return set(ids)
 
-    def check_plan(self, plan: _File | None, departments: set[str], measures: set[str]) -> None:
+    def check_plan(self, plan: File | None, departments: set[str], measures: set[str]) -> None:
         if plan is None:
             return
-        goals = _items(plan, "goals")
+        goals = items(plan, "goals")
         self.unique("goal", [(plan, (*loc, "id")) for loc in goals])
-        objectives = [loc for goal in goals for loc in _items(plan, (*goal, "objectives"))]
+        objectives = [loc for goal in goals for loc in items(plan, (*goal, "objectives"))]
         self.unique("objective", [(plan, (*loc, "id")) for loc in objectives])
         for loc in objectives:
             self.reference(plan, (*loc, "department"), "department", departments, _IN_GOVERNANCE)
@@ -353,29 +330,29 @@ class _Validator:
             self.at(plan, ("period", "end"), message)
 
     def check_agreements(
-        self, governance: _File | None, departments: set[str], datasets: dict[str, _File]
+        self, governance: File | None, departments: set[str], datasets: dict[str, File]
     ) -> None:
         """Unique agreement ids; parties are known departments, datasets are loaded."""
         if governance is None:
             return
-        agreements = _items(governance, "agreements")
+        agreements = items(governance, "agreements")
         self.unique("agreement", [(governance, (*loc, "id")) for loc in agreements])
         for loc in agreements:
-            for party in _items(governance, (*loc, "parties")):
+            for party in items(governance, (*loc, "parties")):
                 where = (*party, "department")
                 self.reference(governance, where, "department", departments, _IN_GOVERNANCE)
-            named = _get(governance, (*loc, "datasets"))
+            named = get(governance, (*loc, "datasets"))
             for index in range(len(named) if isinstance(named, list) else 0):
                 where = (*loc, "datasets", index)
                 self.reference(governance, where, "dataset", datasets, "not loaded by any source")
 
     # --- helpers ----------------------------------------------------------------------
 
-    def unique(self, kind: str, places: list[tuple[_File, Loc]]) -> dict[str, str]:
+    def unique(self, kind: str, places: list[tuple[File, Loc]]) -> dict[str, str]:
         """Report ids defined twice; returns each id with where it was first defined."""
         first: dict[str, str] = {}
         for file, loc in places:
-            value = _get(file, loc)
+            value = get(file, loc)
             if not isinstance(value, str):
                 continue
             if value in first:
@@ -387,115 +364,23 @@ class _Validator:
         return first
 
     def reference(
-        self, file: _File, loc: Loc, kind: str, known: Iterable[str], missing: str
+        self, file: File, loc: Loc, kind: str, known: Iterable[str], missing: str
     ) -> None:
         """Report a reference to an id that ``known`` lacks; ``missing`` says where it isn't."""
-        value = _get(file, loc)
+        value = get(file, loc)
         if isinstance(value, str) and value not in known:
             self.at(file, loc, f"{kind} {value!r} {missing}{hint(value, known)}")
 
-    def column(self, file: _File, loc: Loc, dataset: str, columns: dict[str, str]) -> None:
-        value = _get(file, loc)
+    def column(self, file: File, loc: Loc, dataset: str, columns: dict[str, str]) -> None:
+        value = get(file, loc)
         if isinstance(value, str) and value not in columns:
             self.at(file, loc, f"column {value!r} not in dataset {dataset}{hint(value, columns)}")
 
-    def at(self, file: _File, loc: Loc, message: str) -> None:
+    def at(self, file: File, loc: Loc, message: str) -> None:
         self.add(file.path, file.doc.positions.value(loc), message)
 
     def add(self, path: str, place: tuple[int, int], message: str) -> None:
         self.issues.append(Issue(path, place[0], place[1], message))
-
-
-def _model(file: _File, model: type[Any]) -> Any:
-    assert isinstance(file.model, model)
-    return file.model
-
-
-def _items(file: _File, loc: Loc | str) -> list[Loc]:
-    """Places of the mappings in the list at ``loc``, skipping entries of the wrong shape."""
-    loc = (loc,) if isinstance(loc, str) else loc
-    items = _get(file, loc)
-    if not isinstance(items, list):
-        return []
-    return [(*loc, i) for i, item in enumerate(items) if isinstance(item, dict)]
-
-
-def _get(file: _File, loc: Loc) -> Any:
-    value: Any = file.data
-    for part in loc:
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
-            value = value[part]
-        else:
-            return None
-    return value
-
-
-def _columns(source: _File) -> dict[str, str]:
-    columns = source.data.get("columns")
-    return {
-        c["name"]: str(c.get("type"))
-        for c in (columns if isinstance(columns, list) else [])
-        if isinstance(c, dict) and isinstance(c.get("name"), str)
-    }
-
-
-def _quality_problems(check: dict[str, Any], columns: dict[str, str]) -> Iterator[tuple[Loc, str]]:
-    """Problems of one quality check beyond its shape and column names, each at its key."""
-    kind, name = check.get("check"), check.get("column")
-    type_ = columns.get(name) if isinstance(name, str) else None
-    if kind == "range" and type_ not in (None, *_NUMBER_TYPES):
-        yield ("column",), f"range column {name!r} is {type_}; it must be an integer or float"
-    low, high = check.get("min"), check.get("max")
-    if kind == "range" and low is None and high is None:
-        yield (), "a range check needs a min, a max or both"
-    if (
-        kind == "range"
-        and isinstance(low, int | float)
-        and isinstance(high, int | float)
-        and low > high
-    ):
-        yield ("max",), f"range max {high} is below its min {low}"
-    if kind == "freshness" and type_ not in (None, *_TIME_TYPES):
-        yield ("column",), f"freshness column {name!r} is {type_}; it must be a date or timestamp"
-    values = check.get("values")
-    if kind == "accepted_values" and type_ in _NUMBER_TYPES and isinstance(values, list):
-        for index, value in enumerate(values):
-            if not _is_number(value):
-                message = f"accepted value {value!r} is not a number, but {name!r} is {type_}"
-                yield ("values", index), message
-    pattern = check.get("pattern")
-    if kind == "regex" and isinstance(pattern, str) and (problem := _regex_problem(pattern)):
-        yield ("pattern",), f"pattern {pattern!r} {problem}"
-    condition = check.get("condition")
-    if kind == "sql" and isinstance(condition, str):
-        for problem in expressions.check(condition, columns):
-            yield ("condition",), f"condition: {problem}"
-
-
-def _is_number(value: Any) -> bool:
-    """A number, or text that reads as one (a quality check compares numbers as numbers)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _regex_problem(pattern: str) -> str | None:
-    """Why DuckDB could not match with ``pattern``, or None when it can."""
-    try:
-        re.compile(_RE2_UNICODE_CLASS.sub("x", pattern))
-    except re.error as error:
-        return f"is not a regular expression: {error}"
-    except RecursionError:  # Python's parser recurses once per group (RE2's stops at 1000)
-        return "nests its groups too deeply"
-    if _NOT_IN_RE2.search(pattern):
-        return "uses look-around or a back-reference, which DuckDB's regular expressions lack"
-    return None
 
 
 def _plural(count: int, noun: str) -> str:

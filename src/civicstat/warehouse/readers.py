@@ -4,8 +4,9 @@ connection: the payload's columns, plus ``filename`` (the landed path), in file 
 CSV has its own typed fast path in :mod:`civicstat.warehouse.loader`; every other format
 is read here and typed by the loader afterwards. JSON, NDJSON and Excel values are staged
 as text (nested JSON as JSON text), exactly like CSV cells, so that typing is the loader's
-to do and to report. A connector with a format of its own registers a reader with
-:func:`register`.
+to do and to report. Readers register in the ``civicstat.readers`` entry point group, the
+ones here too, so a connector with a format of its own (``arcgis``'s GeoJSON) adds its
+reader exactly as a plugin would.
 
 Formats and their ``read_options``:
 
@@ -24,6 +25,8 @@ import gzip
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from importlib.metadata import entry_points
 from itertools import islice
 from typing import Any
 
@@ -34,7 +37,7 @@ import pyarrow as pa
 from civicstat.excerpt import excerpt, listing, quoted
 
 Reader = Callable[[duckdb.DuckDBPyConnection, list[str], dict[str, Any]], None]
-READERS: dict[str, Reader] = {}
+GROUP = "civicstat.readers"
 
 # DuckDB caps one JSON value at 16 MB by default; a document read whole (records path) or
 # a record with a large geometry can be bigger. The buffer grows only as far as needed.
@@ -46,21 +49,19 @@ class ReadError(ValueError):
     """A payload is not what its format promises; the message names the file."""
 
 
-def register(fmt: str) -> Callable[[Reader], Reader]:
-    def decorate(reader: Reader) -> Reader:
-        READERS[fmt] = reader
-        return reader
-
-    return decorate
+@cache
+def available() -> dict[str, Reader]:
+    """Every installed reader, by the payload format it reads."""
+    return {ep.name: ep.load() for ep in entry_points(group=GROUP)}
 
 
 def get(fmt: str) -> Reader:
-    if fmt not in READERS:
-        raise KeyError(f"no reader for format {fmt!r} (known: {', '.join(sorted(READERS))})")
-    return READERS[fmt]
+    readers = available()
+    if fmt not in readers:
+        raise KeyError(f"no reader for format {fmt!r} (known: {', '.join(sorted(readers))})")
+    return readers[fmt]
 
 
-@register("parquet")
 def read_parquet(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict[str, Any]) -> None:
     con.execute(
         "CREATE TEMP TABLE raw0 AS SELECT * FROM "
@@ -72,14 +73,12 @@ def read_parquet(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict
 # --- JSON and NDJSON ----------------------------------------------------------------------
 
 
-@register("json")
 def read_json(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict[str, Any]) -> None:
     """A JSON document whose records are an array: the document itself or at ``records``."""
     records = str((options.get("json") or {}).get("records") or "")
     _stage_json(con, paths, records, newline_delimited=False)
 
 
-@register("ndjson")
 def read_ndjson(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict[str, Any]) -> None:
     """Newline-delimited JSON: one record per line."""
     _stage_json(con, paths, "", newline_delimited=True)
@@ -213,7 +212,6 @@ def _first_char(path: str) -> str:
 # --- Excel --------------------------------------------------------------------------------
 
 
-@register("xlsx")
 def read_xlsx(con: duckdb.DuckDBPyConnection, paths: list[str], options: dict[str, Any]) -> None:
     """One sheet of each workbook; cells become text as stored, dates ISO 8601 text.
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 
 from civicstat.governance.actors import ANONYMOUS, Actor
-from civicstat.services import sessions
+from civicstat.services.accounts import sessions
 from civicstat.services.context import Context
 
 SESSION_COOKIE = "civicstat_session"

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from civicstat.services.overview import TrendPoint
-from civicstat.services.series import Series
+from civicstat.services.measures.series import Series
+from civicstat.services.trends import TrendPoint
 from civicstat.web import charts
 
 _SIGNALS = {"beyond_limits": "beyond the control limits", "run_of_8": "a run of 8 on one side"}

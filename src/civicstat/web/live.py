@@ -1,6 +1,6 @@
 """``/events``: a server-sent event stream telling open pages that new observations landed.
 
-Each connection polls the metadata store (``services.live``) about once a second, so it
+Each connection polls the metadata store (``services.changes``) about once a second, so it
 sees observations stored by any process — this server's scheduler, a worker, or an ingest
 run from a shell. The page's script (``static/live.js``) then fetches the page again and
 swaps in its live parts. A stream lasts a few minutes and the browser reconnects, resuming
@@ -21,7 +21,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from civicstat.governance.actors import ANONYMOUS, Actor
-from civicstat.services import live, sessions
+from civicstat.services import changes
+from civicstat.services.accounts import sessions
 from civicstat.services.context import Context
 from civicstat.web.deps import SESSION_COOKIE, Ctx
 from civicstat.web.params import digits
@@ -56,7 +57,7 @@ async def events(
 ) -> StreamingResponse:
     """``ready`` once, then ``observations`` ({"newest": id, "measures": [...]}) whenever
     measures the reader may see get new values; ``signed-out`` when the session ends."""
-    mark = await run_in_threadpool(live.newest, ctx, actor)  # refuses the anonymous
+    mark = await run_in_threadpool(changes.newest, ctx, actor)  # refuses the anonymous
     resume = digits(last_event_id, mark)
     if resume is not None:
         mark = resume
@@ -95,12 +96,12 @@ async def _stream(
                 yield _event("signed-out", {}, mark)
                 return
             actor = signed_in.actor  # a role change counts from here
-        changes = await run_in_threadpool(live.changes_since, ctx, actor, mark)
-        if changes.newest != mark:
-            mark = changes.newest
-            if changes.measures:
+        found = await run_in_threadpool(changes.changes_since, ctx, actor, mark)
+        if found.newest != mark:
+            mark = found.newest
+            if found.measures:
                 sent = now
-                yield _event("observations", {"newest": mark, "measures": changes.measures}, mark)
+                yield _event("observations", {"newest": mark, "measures": found.measures}, mark)
                 continue
         if now - sent >= keep_alive:
             sent = now

@@ -23,8 +23,9 @@ from browser_helpers import HEAD_PASSWORD, HEAD_USERNAME, LiveCity
 
 from civicstat.demo.riverton import write_workspace
 from civicstat.governance.actors import Role, operator
-from civicstat.services import ingest, users
+from civicstat.services import ingest
 from civicstat.services import workspace as workspace_service
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from civicstat.services import datasets, plan, series
+from civicstat.services import datasets, measures, plan
 from civicstat.services.datasets import DatasetSummary
 from civicstat.services.plan import PlanView
-from civicstat.web.api import inventory, push, rows
+from civicstat.web.api import inventory, records, rows
 from civicstat.web.deps import Ctx, CurrentActor
 from civicstat.web.params import IsoDate
 
@@ -36,7 +36,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
-router.include_router(push.router)
+router.include_router(records.router)
 router.include_router(rows.router)
 router.include_router(inventory.router)
 
@@ -53,7 +53,7 @@ def get_dataset(dataset_id: str, ctx: Ctx, actor: CurrentActor) -> DatasetSummar
     return datasets.describe(ctx, actor, dataset_id)
 
 
-@router.get("/measures/{measure_id}/series", response_model=series.Series)
+@router.get("/measures/{measure_id}/series", response_model=measures.Series)
 def get_series(
     measure_id: str,
     ctx: Ctx,
@@ -61,19 +61,19 @@ def get_series(
     slice_key: Annotated[
         str, Query(alias="slice", max_length=500, description="Slice key, e.g. district=North")
     ] = "",
-) -> series.Series:
+) -> measures.Series:
     """A measure's values by period for one slice, with target, status, change, XmR
     control limits, the running period's projection and what was first reported."""
-    return series.get_series(ctx, actor, measure_id, slice_key)
+    return measures.get_series(ctx, actor, measure_id, slice_key)
 
 
-@router.get("/measures/{measure_id}/history/{period_start}", response_model=list[series.Version])
+@router.get("/measures/{measure_id}/history/{period_start}", response_model=list[measures.Version])
 def get_history(
     measure_id: str,
     period_start: IsoDate,
     ctx: Ctx,
     actor: CurrentActor,
     slice_key: Annotated[str, Query(alias="slice", max_length=500)] = "",
-) -> list[series.Version]:
+) -> list[measures.Version]:
     """Every value computed for one period: as reported, then each restatement."""
-    return series.history(ctx, actor, measure_id, period_start, slice_key)
+    return measures.history(ctx, actor, measure_id, period_start, slice_key)

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from civicstat.governance.actors import Actor, Role
-from civicstat.services import access, publication, users
+from civicstat.services import access, publication
+from civicstat.services.accounts import users
 from civicstat.services.context import Context
 from civicstat.services.errors import InvalidInput
 from civicstat.web.deps import Ctx, CurrentActor, FormActor

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from civicstat.governance.actors import Actor
-from civicstat.services import sessions, sign_in
+from civicstat.services.accounts import sessions, sign_in
 from civicstat.services.context import Context
 from civicstat.web.deps import (
     CHALLENGE_COOKIE,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from civicstat.services import breakdown, lineage, series
+from civicstat.services import measures
 from civicstat.web import downloads, figures
 from civicstat.web.deps import Ctx, CurrentActor
 from civicstat.web.templating import render
@@ -26,12 +26,11 @@ def measure_page(
     ctx: Ctx,
     actor: CurrentActor,
     slice_key: SliceParam = "",
-    sort: breakdown.SortKey = "slice",
+    sort: measures.SortKey = "slice",
     order: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
 ) -> Response:
-    described = lineage.describe(ctx, actor, measure_id)  # checks measure:read
-    found = series.get_series(ctx, actor, measure_id, slice_key)
-    slices = breakdown.breakdown(ctx, actor, measure_id, sort=sort, descending=order == "desc")
+    shown = measures.page(ctx, actor, measure_id, slice_key, sort=sort, descending=order == "desc")
+    described, found, slices = shown.description, shown.series, shown.breakdown
     objective = described.objectives[0] if described.objectives else None
     chart = figures.series_chart(
         found,
@@ -58,7 +57,7 @@ def measure_csv(
     measure_id: str, ctx: Ctx, actor: CurrentActor, slice_key: SliceParam = ""
 ) -> Response:
     """The series as shown on the page, one row per period."""
-    found = series.get_series(ctx, actor, measure_id, slice_key)
+    found = measures.get_series(ctx, actor, measure_id, slice_key)
     header = [
         "measure", "slice", "period", "start", "end", "value", "unit", "numerator",
         "denominator", "n", "partial", "target", "status", "as_reported", "restated",

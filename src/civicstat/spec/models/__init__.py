@@ -1,0 +1,120 @@
+"""The workspace spec: what each YAML file of a workspace may say.
+
+A workspace is a folder (it can live in git):
+
+    civicstat.yaml      WorkspaceFile   name, timezone, fiscal year, storage
+    plan.yaml           PlanFile        plan period, goals → objectives (KPOs) with targets
+    measures/*.yaml     Measure         how each KPI is computed from a dataset
+    sources/*.yaml      Source          connector, schema, schedule, classification, PII
+    governance.yaml     GovernanceFile  departments, suppression threshold, masking, agreements
+
+Every model forbids unknown keys, so a typo is an error with a "did you mean".
+Cross-file references (objective → measure, measure → dataset and columns,
+owner → department) are checked by :mod:`civicstat.spec.validate`.
+"""
+
+from __future__ import annotations
+
+from civicstat.spec.models._base import (
+    ColumnName,
+    Slug,
+    SpecModel,
+)
+from civicstat.spec.models._governance_file import (
+    Agreement,
+    Classification,
+    Department,
+    GovernanceFile,
+    Masking,
+    Party,
+    PiiKind,
+    Suppression,
+)
+from civicstat.spec.models._measures import (
+    DURATION_UNITS,
+    Measure,
+    MeasureUnit,
+    Population,
+    Window,
+)
+from civicstat.spec.models._plan_file import (
+    Goal,
+    Objective,
+    PlanFile,
+    PlanPeriod,
+    Target,
+    Trajectory,
+    TrajectoryPoint,
+)
+from civicstat.spec.models._sources import (
+    AcceptedValuesCheck,
+    Column,
+    ColumnType,
+    FreshnessCheck,
+    Load,
+    LoadMode,
+    NotNullCheck,
+    QualityCheck,
+    RangeCheck,
+    RegexCheck,
+    Retention,
+    RowAccess,
+    RowCountChangeCheck,
+    Severity,
+    Source,
+    SqlCheck,
+    UniqueCheck,
+)
+from civicstat.spec.models._workspace_file import (
+    HolidayCalendar,
+    Network,
+    Storage,
+    WorkspaceFile,
+)
+
+__all__ = [
+    "DURATION_UNITS",
+    "AcceptedValuesCheck",
+    "Agreement",
+    "Classification",
+    "Column",
+    "ColumnName",
+    "ColumnType",
+    "Department",
+    "FreshnessCheck",
+    "Goal",
+    "GovernanceFile",
+    "HolidayCalendar",
+    "Load",
+    "LoadMode",
+    "Masking",
+    "Measure",
+    "MeasureUnit",
+    "Network",
+    "NotNullCheck",
+    "Objective",
+    "Party",
+    "PiiKind",
+    "PlanFile",
+    "PlanPeriod",
+    "Population",
+    "QualityCheck",
+    "RangeCheck",
+    "RegexCheck",
+    "Retention",
+    "RowAccess",
+    "RowCountChangeCheck",
+    "Severity",
+    "Slug",
+    "Source",
+    "SpecModel",
+    "SqlCheck",
+    "Storage",
+    "Suppression",
+    "Target",
+    "Trajectory",
+    "TrajectoryPoint",
+    "UniqueCheck",
+    "Window",
+    "WorkspaceFile",
+]
