@@ -1,6 +1,6 @@
 """Refresh measures' observations, in two steps so a refresh lands whole or not at all.
 
-``query`` computes every measure built from rows, before anything is stored; ``store``
+``query_rows`` computes every measure built from rows, before anything is stored; ``store``
 then stores them and computes the composite measures (ratio, derived) from the stored
 observations, all in the caller's one write transaction, so readers never see some
 measures new and others old. Measures are computed in dependency order: a ratio, derived
@@ -48,7 +48,7 @@ class Queried:
     rows: dict[str, Computed | None]  # by measure; None: its dataset has no data yet
 
 
-def query(
+def query_rows(
     db: Database,
     warehouse: Warehouse,
     plan: AppliedPlan,

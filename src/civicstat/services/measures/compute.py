@@ -50,7 +50,7 @@ def compute(
     chosen = plan.in_order(_choose(plan, measure_ids))
     for measure in chosen:
         require(actor, MEASURE_COMPUTE, Resource("measure", measure.id, plan.owner(measure)))
-    queried = refresh.query(ctx.db, ctx.warehouse, plan, chosen, since)
+    queried = refresh.query_rows(ctx.db, ctx.warehouse, plan, chosen, since)
     outcomes: list[ComputeOutcome] = []
     with ctx.db.write() as session:
         for stored in refresh.store(session, queried):
