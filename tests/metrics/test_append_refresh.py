@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from civicstat.governance.actors import Actor
 from civicstat.metadata import data_versions
-from civicstat.metadata.models import Observation
+from civicstat.metadata.models import AuditEvent, Observation
+from civicstat.metrics import composite, refresh
 from civicstat.services import ingest as ingest_service
 from civicstat.services import measures
 from civicstat.services import workspace as workspace_service
@@ -212,7 +213,7 @@ def test_counts_sums_shares_and_means_read_only_the_appended_rows(
         version = data_versions.current(session, "calls")
         assert version is not None
         earlier = [ctx.lake.path(f) for f in version.files[:-1]]
-    since = measures.refresh_from(plan, ADDING, appended.result.earliest or {})
+    since = refresh.refresh_from(plan, ADDING, appended.result.earliest or {})
     # The earlier version's files are out of reach: a refresh that read them would fail.
     hidden = tmp_path / "hidden"
     hidden.mkdir()
@@ -227,3 +228,40 @@ def test_counts_sums_shares_and_means_read_only_the_appended_rows(
     measures.compute(ctx, admin, ADDING)
     # August had rows in both files: only adding to what was stored can give its total.
     assert_same({m: v for m, v in current(ctx).items() if m in ADDING}, refreshed)
+
+
+def computed_events(ctx: Context) -> list[tuple[str, str, int]]:
+    """The ``measure:compute`` audit events: (measure, data version, observations)."""
+    with ctx.db.session() as session:
+        found = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "measure:compute").order_by(AuditEvent.id)
+        )
+        return [(e.object_id, e.detail["data_version"], e.detail["observations"]) for e in found]
+
+
+def test_a_compute_lands_whole_with_an_audit_event_per_changed_measure_or_not_at_all(
+    workspace: Make, admin: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = workspace("audited")
+    write_batch(ctx.root / "data" / "a.csv", 1, (dt.date(2025, 5, 1), dt.date(2025, 6, 20)), 90, 1)
+    ingest_service.ingest(ctx, admin, "calls", recompute=False)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("derived failed")
+
+    with monkeypatch.context() as patch:
+        # The last composite fails after every row measure was stored in the transaction.
+        patch.setattr(composite, "derived", broken)
+        with pytest.raises(RuntimeError, match="derived failed"):
+            measures.compute(ctx, admin)
+    assert computed_events(ctx) == []
+    assert all(not values for values in current(ctx).values())
+
+    outcomes = measures.compute(ctx, admin)
+    assert sorted(o.measure_id for o in outcomes) == sorted(MEASURES)
+    assert all(o.changed and o.data_version == "calls@1" for o in outcomes)
+    expected = [(o.measure_id, o.data_version, o.observations) for o in outcomes]
+    assert computed_events(ctx) == expected
+    # Nothing changed: nothing is stored again, nothing audited.
+    assert not any(o.changed for o in measures.compute(ctx, admin))
+    assert computed_events(ctx) == expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from civicstat.services.populations import Lookup
+from civicstat.metrics.populations import Lookup
 from civicstat.spec.models import Population
 
 ROWS = [

@@ -2,7 +2,7 @@
 
 DuckDB's answers are the service's own: ingesting the example workspace computes every
 measure. The same Parquet rows are then loaded into the PostgreSQL server and a local
-Spark session, and each measure is computed there as ``services.measures`` does it (row
+Spark session, and each measure is computed there as ``metrics.refresh`` does it (row
 kinds through one Ibis query, ratio and derived from that engine's own inputs). Values,
 numerators and denominators must agree within a relative 1e-9, over the same periods and
 slices, with the same counts.
@@ -42,9 +42,8 @@ from sqlalchemy.engine import make_url
 from civicstat.domain.observations import ObservationRow
 from civicstat.governance.actors import operator
 from civicstat.metadata import data_versions, observations
-from civicstat.metrics import composite, compute, kinds
+from civicstat.metrics import composite, compute, kinds, populations, refresh
 from civicstat.plan import AppliedPlan
-from civicstat.services import measures, populations
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 from civicstat.services.ingest import ingest
@@ -112,7 +111,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
         rows = pa.concat_tables([pq.read_table(ctx.lake.root / p) for p in paths])
         with ctx.warehouse.session() as table:
             warehouse_table = table(dataset, number, paths)
-        env = measures.environment(plan)
+        env = refresh.environment(plan)
         yield Reference(ctx, plan, env, rows, warehouse_table, computed)
     finally:
         ctx.close()
@@ -168,7 +167,7 @@ def pyspark_engine(
 
 
 def computed_on(engine: Engine, ref: Reference, measure_id: str) -> list[ObservationRow]:
-    """The measure's observations on ``engine``, computed as ``services.measures`` does."""
+    """The measure's observations on ``engine``, computed as ``metrics.refresh`` does."""
     if measure_id not in engine.computed:
         engine.computed[measure_id] = _compute(engine, ref, ref.plan.measures[measure_id])
     return engine.computed[measure_id]
@@ -187,7 +186,7 @@ def _compute(engine: Engine, ref: Reference, measure: Measure) -> list[Observati
         return composite.derived(measure, inputs)
     row_measure = ref.plan.effective(measure)
     result = engine.con.to_pyarrow(compute.expression(row_measure, engine.table, ref.env))
-    denominators = populations.denominators(ref.ctx, row_measure)
+    denominators = populations.denominators(ref.ctx.db, ref.ctx.warehouse, row_measure)
     return list(compute.observations(row_measure, result, ref.env, denominators))
 
 

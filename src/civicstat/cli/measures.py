@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from civicstat.cli._common import WorkspaceOpt, me, opened, out
-from civicstat.services import measures as measures_service
 from civicstat.services import publication as publication_service
+from civicstat.services.measures.compute import compute as compute_measures
 
 measures_app = typer.Typer(help="Approve measures for publication.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def compute(
 ) -> None:
     """Recompute measures from their datasets' current versions."""
     with opened(workspace) as ctx:
-        for c in measures_service.compute(ctx, me(), measures):
+        for c in compute_measures(ctx, me(), measures):
             note = "unchanged" if not c.changed else f"{c.observations} observations"
             out.print(f"{c.measure_id}: {note} ({c.data_version or 'no data yet'})")
 

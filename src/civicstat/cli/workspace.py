@@ -66,10 +66,10 @@ def infer(
 def apply(directory: WorkspaceArg = Path(".")) -> None:
     """Store the workspace as a new plan revision (nothing when unchanged)."""
     # The metadata store: loaded here, so that validate and schema need not load it.
-    from civicstat.services import workspace as workspace_service
+    from civicstat.services.workspace import apply as store_plan
 
     with opened(directory) as ctx:
-        result = workspace_service.apply(ctx, me(), directory)
+        result = store_plan(ctx, me(), directory)
     if result.revision is None:
         out.print("unchanged: no new revision")
     else:

@@ -10,6 +10,7 @@ import httpx
 from civicstat.connectors.base import Payload
 from civicstat.governance.actors import Actor, system
 from civicstat.governance.permissions import SOURCE_INGEST, SOURCE_PUSH, Resource, require
+from civicstat.metrics import refresh
 from civicstat.pipeline.locks import recover_abandoned, source_lock
 from civicstat.pipeline.runner import IngestResult, OnFinish, Progress, RunOptions, run_source
 from civicstat.services import lake, measures
@@ -69,7 +70,7 @@ def ingest(
             ids = plan.for_dataset(source.dataset_id)
             since = None
             if result.earliest is not None:
-                since = measures.refresh_from(plan, ids, result.earliest)
+                since = refresh.refresh_from(plan, ids, result.earliest)
             # Recomputing is the platform's own derived work, whoever brought the data (a
             # push token may only push); the run itself is audited under the actor.
             computed = measures.compute(ctx, system("recompute"), ids, since=since)

@@ -1,12 +1,7 @@
 """Measures: computing them, and reading them (series, breakdown, lineage, the page)."""
 
 from civicstat.services.measures.breakdown import Breakdown, SliceRow, SortKey, breakdown
-from civicstat.services.measures.compute import (
-    ComputeOutcome,
-    compute,
-    environment,
-    refresh_from,
-)
+from civicstat.services.measures.compute import ComputeOutcome, compute
 from civicstat.services.measures.lineage import MeasureDescription, describe
 from civicstat.services.measures.page import MeasurePage, page
 from civicstat.services.measures.series import Series, Version, get_series, history
@@ -23,9 +18,7 @@ __all__ = [
     "breakdown",
     "compute",
     "describe",
-    "environment",
     "get_series",
     "history",
     "page",
-    "refresh_from",
 ]

@@ -14,32 +14,35 @@ from collections import defaultdict
 from typing import Any
 
 from civicstat.metadata import data_versions
+from civicstat.metadata.db import Database
 from civicstat.metrics.compute import Denominators
-from civicstat.services.context import Context
 from civicstat.spec.models import Measure, Population
+from civicstat.warehouse.engine import Warehouse
 
 
-def denominators(ctx: Context, measure: Measure) -> Denominators | None:
+def denominators(db: Database, warehouse: Warehouse, measure: Measure) -> Denominators | None:
     """None when the measure is not a rate over a population dataset."""
     if measure.kind != "rate":
         return None
     population = measure.population
     if not isinstance(population, Population):
         return None
-    with ctx.db.session() as session:
+    with db.session() as session:
         version = data_versions.current(session, population.dataset)
     if version is None:
         return lambda start, dim, value: None
     columns = [population.value, *population.match]
     if population.time:
         columns.append(population.time)
-    with ctx.warehouse.session() as table:
+    with warehouse.session() as table:
         rows = table(version.dataset_id, version.version, version.files)
-        records = ctx.warehouse.execute(rows.select(*columns)).to_pylist()
+        records = warehouse.execute(rows.select(*columns)).to_pylist()
     return Lookup(population, records)
 
 
 class Lookup:
+    """A population's rows grouped by its ``match`` columns, asked by period and slice."""
+
     def __init__(self, population: Population, records: list[dict[str, Any]]) -> None:
         self.population = population
         groups: dict[tuple[Any, ...], list[tuple[dt.date, float]]] = defaultdict(list)
