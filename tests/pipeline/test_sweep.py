@@ -111,10 +111,13 @@ def published_rows(root: Path) -> tuple[int, int]:
 
 
 def start_ingest(root: Path) -> tuple[subprocess.Popen[bytes], set[str]]:
-    """Start an ingest in another process; return once it is loading into a fresh table
-    folder (and has landed its raw copy), with the files it has made so far."""
+    """Start an ingest in another process and stop it (SIGSTOP) as soon as it is writing a
+    Parquet part into a fresh table folder, having landed its raw copy; return it, stopped mid-load,
+    with the files it has made so far. Stopping it, rather than sleeping a while, catches
+    it mid-load however fast the machine is; SIGCONT lets it go on."""
     before = lake_files(root)
-    folders = set((root / "lake" / "tables" / SOURCE).iterdir())
+    tables = root / "lake" / "tables" / SOURCE
+    folders = set(tables.iterdir())
     process = subprocess.Popen(
         [*CLI, "ingest", SOURCE, "-w", str(root), "--no-recompute"],
         env=NO_GRACE,
@@ -122,17 +125,14 @@ def start_ingest(root: Path) -> tuple[subprocess.Popen[bytes], set[str]]:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
-    while not (set((root / "lake" / "tables" / SOURCE).iterdir()) - folders):
+    while not [p for f in set(tables.iterdir()) - folders for p in f.glob("part-*.parquet")]:
         assert process.poll() is None, "the ingest ended before it began to load"
         assert time.monotonic() < deadline
-        time.sleep(0.005)
-    time.sleep(0.2)  # well into the load
+        time.sleep(0.001)
+    process.send_signal(signal.SIGSTOP)
     assert process.poll() is None, "the ingest ended before it could be caught loading"
     made = lake_files(root) - before
-    made |= {
-        p.relative_to(root / "lake").as_posix()
-        for p in set((root / "lake" / "tables" / SOURCE).iterdir()) - folders
-    }
+    made |= {p.relative_to(root / "lake").as_posix() for p in set(tables.iterdir()) - folders}
     return process, made
 
 
@@ -207,6 +207,7 @@ def test_a_sweep_passes_over_a_source_being_ingested_in_another_process(
     finally:
         ctx.close()
 
+    process.send_signal(signal.SIGCONT)
     assert still_running, "the ingest finished before the sweep: the test proved nothing"
     assert result.busy == [SOURCE]
     assert result.removed == []
