@@ -20,8 +20,8 @@ from civicstat.domain.calendars import BusinessCalendar
 from civicstat.metadata import observations
 from civicstat.metadata.db import Database
 from civicstat.metadata.models import DataVersion
-from civicstat.metrics import composite, kinds
 from civicstat.metrics import compute as engine
+from civicstat.metrics import kinds
 from civicstat.metrics._refresh_rows import Computed, compute_rows
 from civicstat.plan import AppliedPlan
 from civicstat.spec.models import Measure
@@ -108,8 +108,7 @@ def store(session: Session, queried: Queried) -> Iterator[Stored]:
 
 def is_composite(measure: Measure) -> bool:
     """Computed from other measures' observations rather than from rows."""
-    kind = kinds.get(measure.kind)
-    return isinstance(kind, kinds.CompositeKind) and not isinstance(kind, kinds.Cumulative)
+    return kinds.get(measure.kind).composite
 
 
 def refresh_from(
@@ -149,12 +148,10 @@ def _compute_composite(
     newest = session.get(DataVersion, max(v for v in versions.values() if v is not None))
     assert newest is not None
     series = {m: observations.current_rows(session, m, first) for m in inputs}
-    if measure.kind == "ratio":
-        assert measure.numerator is not None
-        assert measure.denominator is not None
-        rows = composite.ratio(measure, series[measure.numerator], series[measure.denominator])
-    else:
-        rows = composite.derived(measure, {n: series[m] for n, m in measure.inputs.items()})
+    kind = kinds.get(measure.kind)
+    # A kind declared composite computes through the composite interface, plugin or built-in.
+    assert isinstance(kind, kinds.CompositeKind), f"kind {measure.kind!r} has no combine()"
+    rows = kind.combine(measure, series)
     return Computed(measure, definition, newest.id, newest.label, rows, first)
 
 

@@ -54,7 +54,7 @@ class AppliedPlan:
     def effective(self, measure: Measure) -> Measure:
         """The row measure that computes ``measure``: a cumulative one is the measure it
         accumulates, over a window from the start of each (fiscal) year."""
-        if measure.kind != "cumulative":
+        if not measure_kinds.get(measure.kind).accumulates:
             return measure
         assert measure.of is not None
         base = self.effective(self.measures[measure.of])
