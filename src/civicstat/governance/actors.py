@@ -1,5 +1,5 @@
-"""Who is asking: a signed-in user, a machine with an API token, the anonymous public, or
-the local operator."""
+"""Who is asking: a signed-in user, a machine with an API token, someone anonymous on the
+staff app, the public on the portal and open data API, or the local operator."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    kind: Literal["user", "token", "anonymous", "operator"]
+    kind: Literal["user", "token", "anonymous", "public", "operator"]
     name: str
     role: Role | None = None
     department: str | None = None
@@ -34,13 +34,18 @@ class Actor:
 
     @property
     def is_authenticated(self) -> bool:
-        return self.kind != "anonymous"
+        return self.kind not in ("anonymous", "public")
 
     def __str__(self) -> str:
         return self.name if self.kind != "user" else f"user:{self.name}"
 
 
+# Someone not signed in on the staff app: may do nothing there.
 ANONYMOUS = Actor("anonymous", "anonymous")
+# Anyone on the public side (the portal, the open data API), signed in or not: reads public
+# datasets, public columns only, personal data dropped unless generalised (see
+# ``permissions.allowed`` and ``columns.visible_columns``).
+PUBLIC = Actor("public", "public")
 
 
 def operator(name: str) -> Actor:

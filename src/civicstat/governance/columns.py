@@ -60,7 +60,7 @@ def visible_columns(
         if not cleared(actor, level, source.dataset_id):
             continue
         how = None if declared is None or unmask else masking.policy(declared, by_kind)
-        if how is Masking.DROP:
+        if how is Masking.DROP or (actor.kind == "public" and _withheld_from_public(how)):
             continue
         views.append(
             ColumnView(
@@ -73,3 +73,10 @@ def visible_columns(
             )
         )
     return views
+
+
+def _withheld_from_public(how: Masking | None) -> bool:
+    """The public reads personal data only generalised (a date to its month, an address to
+    its hundred block): a redacted or hashed column tells it nothing worth the risk (a
+    keyed hash still links one person's records), so it is left out."""
+    return how is not None and how is not Masking.GENERALISE

@@ -161,6 +161,9 @@ _HEAD_ONLY = frozenset({"agreement:sign"})
 # whatever their role and clearance; carried in ``Actor.grants`` as "<action>:<resource id>".
 GRANTABLE = frozenset({"dataset:read"})
 
+# What the public (``actors.PUBLIC``) may do, and only to public data: read and download it.
+PUBLIC_ACTIONS = frozenset({"dataset:read", "dataset:export"})
+
 # Actions an API token may be scoped to, as "<action>:<resource id>" or "<action>:*".
 TOKEN_ACTIONS = frozenset({"source:push"})
 
@@ -181,6 +184,8 @@ def allowed(actor: Actor, action: Action, resource: Resource) -> bool:
         return action.name in TOKEN_ACTIONS and not actor.scopes.isdisjoint(
             {token_scope(action, resource.id), token_scope(action, "*")}
         )
+    if actor.kind == "public":
+        return action.name in PUBLIC_ACTIONS and resource.classification is Classification.PUBLIC
     if actor.role is None:
         return False
     if granted(actor, action, resource.id):
@@ -210,6 +215,8 @@ def cleared(
     """Whether data of ``classification`` (None: unclassified, so restricted) is within the
     actor's clearance: a dataset as a whole, or one of its columns. A grant to read
     ``dataset`` clears all of it (restricted data still needs a second factor)."""
+    if actor.kind == "public":
+        return classification is Classification.PUBLIC
     if actor.kind == "token" or actor.role is None:
         return False
     if dataset is not None and granted(actor, DATASET_READ, dataset):

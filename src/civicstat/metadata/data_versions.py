@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -53,4 +55,11 @@ def current(session: Session, dataset_id: str) -> DataVersion | None:
         select(DataVersion)
         .join(DatasetHead, DatasetHead.data_version_id == DataVersion.id)
         .where(DatasetHead.dataset_id == dataset_id)
+    )
+
+
+def first_published(session: Session, dataset_id: str) -> dt.datetime | None:
+    """When the dataset's first version was published (a catalog's "issued")."""
+    return session.scalar(
+        select(func.min(DataVersion.created_at)).where(DataVersion.dataset_id == dataset_id)
     )

@@ -2,7 +2,7 @@
 
 A workspace is a folder (it can live in git):
 
-    civicstat.yaml      WorkspaceFile   name, timezone, fiscal year, storage
+    civicstat.yaml      WorkspaceFile   name, timezone, fiscal year, storage, portal
     plan.yaml           PlanFile        plan period, goals → objectives (KPOs) with targets
     measures/*.yaml     Measure         how each KPI is computed from a dataset
     sources/*.yaml      Source          connector, schema, schedule, classification, PII
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from civicstat.spec.models._base import (
     ColumnName,
+    Contact,
     Slug,
     SpecModel,
 )
@@ -48,8 +49,10 @@ from civicstat.spec.models._plan_file import (
 )
 from civicstat.spec.models._sources import (
     AcceptedValuesCheck,
+    Catalog,
     Column,
     ColumnType,
+    Frequency,
     FreshnessCheck,
     Load,
     LoadMode,
@@ -64,10 +67,13 @@ from civicstat.spec.models._sources import (
     Source,
     SqlCheck,
     UniqueCheck,
+    frequency_of,
 )
 from civicstat.spec.models._workspace_file import (
     HolidayCalendar,
     Network,
+    Portal,
+    RateLimit,
     Storage,
     WorkspaceFile,
 )
@@ -76,11 +82,14 @@ __all__ = [
     "DURATION_UNITS",
     "AcceptedValuesCheck",
     "Agreement",
+    "Catalog",
     "Classification",
     "Column",
     "ColumnName",
     "ColumnType",
+    "Contact",
     "Department",
+    "Frequency",
     "FreshnessCheck",
     "Goal",
     "GovernanceFile",
@@ -98,8 +107,10 @@ __all__ = [
     "PlanFile",
     "PlanPeriod",
     "Population",
+    "Portal",
     "QualityCheck",
     "RangeCheck",
+    "RateLimit",
     "RegexCheck",
     "Retention",
     "RowAccess",
@@ -117,4 +128,5 @@ __all__ = [
     "UniqueCheck",
     "Window",
     "WorkspaceFile",
+    "frequency_of",
 ]

@@ -27,3 +27,12 @@ class SpecModel(BaseModel):
     """Base of every spec model: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(SpecModel):
+    """Who answers questions about published data (DCAT's contactPoint)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, description="An e-mail address"
+    )

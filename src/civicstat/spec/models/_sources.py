@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -10,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from civicstat.spec.models._base import ColumnName, Slug, SpecModel
+from civicstat.spec.models._base import ColumnName, Contact, Slug, SpecModel
 from civicstat.spec.models._governance_file import Classification, Masking, PiiKind
 
 ColumnType = Literal["string", "integer", "float", "boolean", "date", "timestamp"]
@@ -197,6 +198,39 @@ class Retention(SpecModel):
     )
 
 
+class Frequency(StrEnum):
+    """How often a dataset is updated, as a catalog says it."""
+
+    CONTINUOUS = "continuous"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUALLY = "annually"
+    IRREGULAR = "irregular"
+
+
+class Catalog(SpecModel):
+    """How a dataset is described in the catalog and the open data feeds (DCAT-US,
+    CKAN, Data Package). Only public datasets are published; the others are listed in
+    ``data.json`` as non-public, with no download."""
+
+    keywords: list[str] = Field(
+        default_factory=list, description="Tags residents search by, e.g. '311', 'potholes'"
+    )
+    themes: list[str] = Field(
+        default_factory=list, description="Topics the catalog groups by, e.g. 'Public Safety'"
+    )
+    license: str | None = Field(
+        None, description="Licence (a URL); default: the portal's licence in civicstat.yaml"
+    )
+    contact: Contact | None = Field(None, description="Default: the portal's contact")
+    frequency: Frequency | None = Field(
+        None, description="How often it is updated; default: worked out from the schedule"
+    )
+
+
 class Source(SpecModel):
     id: Slug
     title: str
@@ -224,6 +258,9 @@ class Source(SpecModel):
     row_access: RowAccess | None = Field(
         None, description="Rows readers see by their department or user; default: every row"
     )
+    catalog: Catalog = Field(
+        default_factory=lambda: Catalog(), description="How the catalog describes the dataset"
+    )
     stale_after_hours: float | None = Field(
         None,
         gt=0,
@@ -237,3 +274,26 @@ class Source(SpecModel):
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+
+def frequency_of(source: Source) -> Frequency:
+    """How often the catalog says a dataset is updated: as declared, else read off the
+    schedule (``0 * * * *`` hourly, ``m h * * *`` daily, ``m h * * d`` weekly,
+    ``m h d * *`` monthly); data pushed to CivicStat counts as continuous."""
+    if source.catalog.frequency is not None:
+        return source.catalog.frequency
+    if source.schedule is None:
+        return Frequency.CONTINUOUS if source.connector == "push" else Frequency.IRREGULAR
+    fields = source.schedule.split()
+    if len(fields) != 5:
+        return Frequency.IRREGULAR
+    _minute, hour, day, month, weekday = fields
+    if day == month == weekday == "*":
+        if hour == "*" or hour.startswith("*/"):
+            return Frequency.HOURLY
+        return Frequency.DAILY
+    if day == month == "*":
+        return Frequency.WEEKLY
+    if month == weekday == "*":
+        return Frequency.MONTHLY
+    return Frequency.IRREGULAR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 from pydantic import (
@@ -11,7 +12,7 @@ from pydantic import (
 )
 
 from civicstat.domain.calendars import BusinessCalendar
-from civicstat.spec.models._base import Slug, SpecModel
+from civicstat.spec.models._base import Contact, Slug, SpecModel
 
 
 class Storage(SpecModel):
@@ -52,6 +53,66 @@ class Network(SpecModel):
     )
 
 
+class RateLimit(SpecModel):
+    """How many requests one client may make to the public side each minute: by address,
+    or by app token (Socrata's ``X-App-Token``), which lifts the limit."""
+
+    per_minute: int = Field(600, ge=1, le=1_000_000, description="Per client address")
+    per_minute_with_token: int = Field(
+        6000, ge=1, le=1_000_000, description="Per app token (tokens with the portal:app scope)"
+    )
+
+
+class Portal(SpecModel):
+    """The public side: the transparency portal and the open data API (``docs/portal.md``).
+    Only public datasets and publishable measures ever appear on it."""
+
+    enabled: bool = Field(True, description="Serve the portal and the open data API at all")
+    title: str | None = Field(None, description="The portal's name; default: '<title> Open Data'")
+    publisher: str | None = Field(
+        None, description="Who publishes the data (DCAT publisher); default: the workspace title"
+    )
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="The portal's public address, for absolute links in data.json, oEmbed "
+        "and downloads; default: the address each request came to",
+    )
+    contact: Contact | None = Field(None, description="Default contact for every dataset")
+    license: str | None = Field(
+        None, description="Default licence (a URL) of every public dataset; none if unset"
+    )
+    data_policy: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.md$",
+        description="Markdown file in the workspace shown as the portal's data policy page",
+    )
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (https://www.example.gov) whose pages may frame the embeddable "
+        "measure cards (CSP frame-ancestors); none: no site may",
+    )
+    rate_limit: RateLimit = RateLimit()
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"embed origin {origin!r} must be a scheme and host, such as "
+                    "https://www.example.gov (no path, no wildcard)"
+                )
+        return value
+
+    @field_validator("data_policy")
+    @classmethod
+    def _inside(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value.split("/"):
+            raise ValueError("data_policy must name a file inside the workspace")
+        return value
+
+
 class WorkspaceFile(SpecModel):
     name: Slug
     title: str
@@ -60,6 +121,7 @@ class WorkspaceFile(SpecModel):
     holidays: HolidayCalendar | None = None
     storage: Storage = Storage()
     network: Network = Network()
+    portal: Portal = Portal()
 
     @field_validator("timezone")
     @classmethod
