@@ -22,7 +22,7 @@ from civicstat.governance.secrets import check_production
 from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
 from civicstat.settings import Settings
-from civicstat.web import errors, health, live, pages
+from civicstat.web import errors, health, live, open_data, pages, portal
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
 from civicstat.web.headers import SecurityHeaders, security_headers
@@ -98,6 +98,8 @@ def create_app(
     app.include_router(api_router)
     app.include_router(pages.router)
     app.include_router(live.router)
+    app.include_router(portal.router, prefix="/portal")
+    app.include_router(open_data.router)
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid)
