@@ -1,4 +1,6 @@
-"""The catalog as the field's harvesters read it: DCAT-US data.json, the CKAN action API, Data Packages and the public API's OpenAPI document."""
+"""The catalog as the field's harvesters read it: DCAT-US data.json, the CKAN action API, Data
+Packages and the public API's OpenAPI document.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The portal's pages for anyone: home, the one-page plan, goals, measures, the dataset catalog and dataset pages."""
+"""The portal's pages for anyone: home, the one-page plan, goals, measures, the dataset catalog
+and dataset pages.
+"""
 
 from __future__ import annotations
 
