@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     throttle_attempts: int = Field(
         20, ge=1, description="Failed sign-ins from one client within the window, any user names"
     )
+    public_max_age: int = Field(
+        300,
+        ge=0,
+        le=86_400,
+        description="Seconds browsers and caches may keep a public answer (portal, open data)",
+    )
     sweep_grace_minutes: float = Field(
         60.0,
         ge=0,

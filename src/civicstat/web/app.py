@@ -26,6 +26,7 @@ from civicstat.web import errors, health, live, open_data, pages, portal
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
 from civicstat.web.headers import SecurityHeaders, security_headers
+from civicstat.web.public_http import PublicHttp
 from civicstat.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,16 @@ log = logging.getLogger(__name__)
 
 class _App(FastAPI):
     """FastAPI with the security headers outermost, so that they reach every answer, the
-    500 that Starlette's error middleware writes included (see ``web.headers``)."""
+    500 that Starlette's error middleware writes included (see ``web.headers``); inside
+    them, what the public side's answers get (``web.public_http``)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), self.state.headers)
+        public = PublicHttp(
+            super().build_middleware_stack(),
+            max_age=self.state.settings.public_max_age,
+            context=lambda: self.state.ctx,
+        )
+        return SecurityHeaders(public, self.state.headers)
 
 
 class Background(Protocol):
