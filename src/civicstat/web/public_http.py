@@ -44,8 +44,8 @@ PUBLIC_PREFIXES = (
     "/openapi.json",
 )
 PORTAL = "/portal"
-TOKEN_HEADER = "x-app-token"
-TOKEN_PARAMETER = "$$app_token"
+TOKEN_HEADER = "x-app-token"  # noqa: S105 - a header name
+TOKEN_PARAMETER = "$$app_token"  # noqa: S105 - a parameter name
 NO_STORE = "no-store"
 
 CORS = {
