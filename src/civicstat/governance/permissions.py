@@ -100,7 +100,8 @@ PORTAL_APP = _action(
     "portal:app", "portal", "Call the open data API at the app-token rate limit (X-App-Token)"
 )
 
-_ALL = frozenset(ACTIONS)
+# portal:app is an app token's alone: a person has no rate limit to lift.
+_ALL = frozenset(ACTIONS) - {PORTAL_APP.name}
 ROLE_GRANTS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _ALL,
     Role.STEWARD: frozenset(
