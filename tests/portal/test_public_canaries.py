@@ -47,6 +47,14 @@ PLAUSIBLE = {
     "goal_id": ["lake-services"],
     "objective_id": ["answer-requests", "watch-incidents"],
     "department_id": ["works", "police"],
+    "story_id": ["lake-requests"],
+    "extension": ["csv", "json", "parquet"],
+    "view": [f"{d}.json" for d in (PUBLIC_DATASET, SECRET_DATASET)],
+    "resource": [
+        f"{d}.{kind}"
+        for d in (PUBLIC_DATASET, SECRET_DATASET)
+        for kind in ("json", "csv", "geojson")
+    ],
 }
 # The ways round: on both datasets ({d}), with a canary ({c}) where it is looked for.
 PROBES = [
@@ -155,6 +163,16 @@ FILES = {
         kind: count
         time: reported_at
         breakdowns: [note, district]
+    """,
+    "stories/lake-requests.md": """
+        ---
+        title: Requests by district
+        summary: What residents asked for this spring.
+        published: 2025-06-01
+        ---
+        Requests last month: **{{ value:requests-received }}**.
+
+        {{ measure:requests-received }}
     """,
     "sources/requests.yaml": """
         id: requests

@@ -41,6 +41,11 @@ PLAUSIBLE_IDS = {
     "goal_id": "responsive-government",
     "department_id": "customer-service",
     "period_start": "2025-01-01",
+    # The public side's (see tests/portal/test_public_canaries.py for its own walk).
+    "story_id": "closing-requests-on-time",  # the example's story (once stories land)
+    "extension": "csv",
+    "view": "service_requests.json",
+    "resource": "service_requests.json",
 }
 # The query a public route needs to answer at all (oEmbed names the page it embeds).
 PLAUSIBLE_QUERIES: dict[str, dict[str, str]] = {
