@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds browsers and caches may keep a public answer (portal, open data)",
     )
+    public_cache_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=3600,
+        description="How long the server keeps a copy of a public answer while the data "
+        "stays the same (0: none)",
+    )
     sweep_grace_minutes: float = Field(
         60.0,
         ge=0,

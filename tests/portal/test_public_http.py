@@ -1,108 +1,44 @@
 """The public side on the open internet (web/public_http.py): conditional GETs, caching,
 rate limits with app tokens, CORS and the CSP, on any route under a public prefix.
 
-The probe routes below stand for the portal and open data routes: each is what those
-routes do (a data-versioned ETag, a page without one, a streamed download, a failure).
-Their paths are ones no real route takes, so the probes keep working beside them.
+The probe routes (public_probes.py) stand for the portal and open data routes.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator
-from email.utils import format_datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.testclient import TestClient
+from public_probes import (
+    COOKIE,
+    DATA,
+    MISSING,
+    ON_SQLITE_ONLY,
+    PAGE,
+    QUERY,
+    STREAM,
+    make_public,
+    middleware,
+)
 
 from civicstat.governance.actors import Actor
-from civicstat.services import open_data
+from civicstat.services import open_data, portal_access
 from civicstat.services import workspace as workspace_service
 from civicstat.services.accounts import tokens
 from civicstat.services.context import Context
-from civicstat.services.errors import InvalidInput, NotFound
-from civicstat.settings import Settings
-from civicstat.web.app import create_app
+from civicstat.services.errors import InvalidInput
 from civicstat.web.conditional import entity_tags, is_not_modified, weak_match
-from civicstat.web.public_http import PublicHttp, public_prefix
+from civicstat.web.public_http import public_prefix
 
-ON_SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-DATA = "/resource/_probe/data.json"  # an open data answer with the data version's ETag
-PAGE = "/portal/_probe/page"  # a portal page: no ETag of its own
-STREAM = "/portal/_probe/rows.csv"  # a streamed download with the version's ETag
-MISSING = "/api/views/_probe/missing.json"  # a 404
-COOKIE = "/portal/_probe/cookie"  # an answer that sets a cookie
-QUERY = "/api/3/_probe/query"  # echoes the query the route was given
-
-
-def add_probes(app: FastAPI) -> None:
-    @app.get(DATA)
-    def data(request: Request) -> JSONResponse:
-        found = open_data.dataset(request.app.state.ctx, "service_requests")
-        modified = found.modified or dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-        headers = {
-            "ETag": f'"{found.etag}"',
-            "Last-Modified": format_datetime(modified, usegmt=True),
-        }
-        return JSONResponse({"id": found.id, "rows": found.row_count}, headers=headers)
-
-    @app.get(PAGE)
-    def page() -> HTMLResponse:
-        return HTMLResponse("<!doctype html><title>Millbrook</title><p>Hello</p>")
-
-    @app.get(STREAM)
-    def stream() -> StreamingResponse:
-        parts = (f"row,{i}\n".encode() for i in range(3))
-        return StreamingResponse(parts, media_type="text/csv", headers={"ETag": '"v7"'})
-
-    @app.get(MISSING)
-    def missing() -> None:
-        raise NotFound.of("dataset", "_probe")
-
-    @app.get(COOKIE)
-    def cookie() -> PlainTextResponse:
-        response = PlainTextResponse("hello")
-        response.set_cookie("seen", "1")
-        return response
-
-    @app.get(QUERY)
-    def query(request: Request) -> dict[str, str]:
-        return {"query": request.url.query}
-
-
-@pytest.fixture
-def make_public(database_url: str) -> Iterator[Callable[..., TestClient]]:
-    """A client on a new app with the probes, from ``address``, with ``max_age``."""
-    opened: list[TestClient] = []
-
-    def make(ctx: Context, address: str = "203.0.113.7", max_age: int = 300) -> TestClient:
-        settings = Settings(workspace=ctx.root, database_url=database_url, public_max_age=max_age)
-        app = create_app(settings, ctx)
-        add_probes(app)
-        client = TestClient(app, follow_redirects=False, client=(address, 50000))
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
+__all__ = ["make_public"]  # a fixture, used by name
 
 
 @pytest.fixture
 def public(example_ctx: Context, make_public: Callable[..., TestClient]) -> TestClient:
     return make_public(example_ctx)
-
-
-def middleware(client: TestClient) -> PublicHttp:
-    found = client.app.middleware_stack  # type: ignore[attr-defined]
-    while not isinstance(found, PublicHttp):
-        found = found.app
-    return found
 
 
 def limit(root: Path, ctx: Context, admin: Actor, per_minute: int, with_token: int) -> None:
@@ -293,8 +229,6 @@ def test_only_a_portal_app_token_is_an_app_token(example_ctx: Context, admin: Ac
     push = tokens.create(example_ctx, admin, name="push", scopes=["source:push:*"]).text
     with pytest.raises(InvalidInput, match="portal:app:\\*"):
         tokens.create(example_ctx, admin, name="one", scopes=["portal:app:service_requests"])
-    from civicstat.services import portal_access
-
     assert not portal_access.app_token_valid(example_ctx, push)
 
 

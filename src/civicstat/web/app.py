@@ -41,6 +41,7 @@ class _App(FastAPI):
         public = PublicHttp(
             super().build_middleware_stack(),
             max_age=self.state.settings.public_max_age,
+            cache_seconds=self.state.settings.public_cache_seconds,
             context=lambda: self.state.ctx,
         )
         return SecurityHeaders(public, self.state.headers)

@@ -12,6 +12,8 @@ Public paths are the portal and the open data API (``PUBLIC_PREFIXES``). On them
   when the request's ``If-None-Match`` / ``If-Modified-Since`` says the client has it.
 - **Caching**: ``Cache-Control: public, max-age=<CIVICSTAT_PUBLIC_MAX_AGE>`` on a success
   (unless the route set its own, or sets a cookie); every error stays ``no-store``.
+- **A copy of each answer** (``web.public_cache``), kept until the data changes or
+  ``CIVICSTAT_PUBLIC_CACHE_SECONDS`` pass, so the same page or query is made once.
 - **CORS** for the open data API (and data files under ``/portal``), as Socrata and CKAN
   serve it: ``Access-Control-Allow-Origin: *``, GET only, no credentials. Not on portal
   pages.
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
+from anyio import to_thread
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civicstat.services import portal_access
 from civicstat.services.context import Context
 from civicstat.web.conditional import is_not_modified, weak_etag
+from civicstat.web.public_cache import AnswerCache
 from civicstat.web.rate_limits import AppTokens, Limits, TokenBuckets, retry_after, token_key
 
 PUBLIC_PREFIXES = (
@@ -83,9 +87,18 @@ def _is_data_file(path: str) -> bool:
 class PublicHttp:
     """The ASGI middleware; ``context`` gives the app's open context once it has started."""
 
-    def __init__(self, app: ASGIApp, *, max_age: int, context: Callable[[], Context]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_age: int,
+        cache_seconds: float,
+        context: Callable[[], Context],
+    ) -> None:
         self.app = app
         self.cache_control = f"public, max-age={max_age}"
+        self.answers = AnswerCache(cache_seconds)
+        self.state = lambda: portal_access.state_stamp(context())
         self.buckets = TokenBuckets()
         self.tokens = AppTokens(lambda text: portal_access.app_token_valid(context(), text))
         self.limits = Limits(lambda: portal_access.rate_limits(context()))
@@ -110,7 +123,19 @@ class PublicHttp:
         if method not in ("GET", "HEAD"):
             await self.app(scope, receive, finish)
             return
-        await self.app(scope, receive, self._conditional(scope, headers, finish))
+        answer = self._conditional(scope, headers, finish)
+        if self.answers.ttl > 0 and self.answers.cacheable(scope, headers):
+            key = self.answers.key(scope, headers, await to_thread.run_sync(self.state))
+            copy = await self.answers.get(key)
+            if copy is not None:
+                await self.answers.replay(copy, answer)
+                return
+            try:
+                await self.app(scope, receive, self.answers.recorder(key, scope, answer))
+            finally:
+                self.answers.made(key)
+            return
+        await self.app(scope, receive, answer)
 
     async def _admit(self, scope: Scope, headers: Headers, *, json: bool) -> Response | None:
         """None if the request may go ahead; else the 403 (bad app token) or 429."""
