@@ -81,8 +81,14 @@ _SAID: dict[str, tuple[str, ...]] = {
 # Who reports without a name, by 311 channel (in the order of CHANNELS_311).
 _ANONYMOUS = np.array([0.15, 0.35, 0.30, 0.05, 0.02])
 
-_GENERAL = ("Riverton Builders", "Keystone Construction", "Harbor Point Contracting",
-            "Blue Ridge Homes", "Carter & Sons Construction", "Summit General Contractors")
+_GENERAL = (
+    "Riverton Builders",
+    "Keystone Construction",
+    "Harbor Point Contracting",
+    "Blue Ridge Homes",
+    "Carter & Sons Construction",
+    "Summit General Contractors",
+)
 _TRADES: dict[str, tuple[str, ...]] = {
     "Electrical": ("Bright Line Electric", "Volt Masters LLC", "Riverton Electric Co"),
     "Plumbing": ("Pipeworks Plumbing", "Clearwater Plumbing", "A-1 Drain and Sewer"),
@@ -158,7 +164,9 @@ def _names(rng: np.random.Generator, n: int, missing: Bools) -> pa.Array:
     first = labels(FIRST_NAMES, rng.integers(0, len(FIRST_NAMES), n))
     last = labels(LAST_NAMES, rng.integers(0, len(LAST_NAMES), n))
     return pc.if_else(
-        pa.array(missing), pa.scalar(None, pa.string()), pc.binary_join_element_wise(first, last, " ")
+        pa.array(missing),
+        pa.scalar(None, pa.string()),
+        pc.binary_join_element_wise(first, last, " "),
     )
 
 
@@ -170,7 +178,7 @@ def _phones(rng: np.random.Generator, n: int, missing: Bools) -> pa.Array:
 
 
 def _addresses(rng: np.random.Generator, street: Ints, *, unit_share: float) -> pa.Array:
-    """"1234 Oak St", now and then "1234 Oak St, Apt 5": house numbers 100 to 8999."""
+    """ "1234 Oak St", now and then "1234 Oak St, Apt 5": house numbers 100 to 8999."""
     n = len(street)
     number = pa.array(rng.integers(100, 9000, n)).cast(pa.string())
     address = pc.binary_join_element_wise(number, labels(STREETS, street), " ")

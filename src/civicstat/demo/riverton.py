@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
-
-from importlib.resources import files
 
 import yaml
 
