@@ -14,7 +14,7 @@ import pytest
 
 from civicstat.demo.admin import approve_for_publication
 from civicstat.demo.riverton import APPROVED_FOR_PUBLICATION, OBJECTIVES, write_workspace
-from civicstat.governance.actors import PUBLIC, operator
+from civicstat.governance.actors import PUBLIC, Actor, Role, operator
 from civicstat.services import datasets, ingest, open_data, publication
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
@@ -88,6 +88,18 @@ def test_the_public_reads_no_personal_column_and_addresses_as_hundred_blocks(
         assert BLOCK.fullmatch(shown), shown
         assert shown not in raw.values()
         assert shown == _hundred_block(raw[row[key]])  # worked out here, not by the masking
+
+
+def test_staff_read_the_personal_columns_masked(city: Context) -> None:
+    analyst = Actor("user", "analyst", Role.ANALYST, department="customer-service", user_id=1)
+    page = datasets.rows(city, analyst, "service_requests", limit=50)
+    names = {c.name for c in page.columns}
+    assert {"reporter_name", "reporter_phone", "address"} <= names
+    assert "description" not in names  # free text: dropped unless unmasked
+    for row in page.rows:
+        assert row["reporter_name"] in ("[redacted]", None)
+        assert row["reporter_phone"] in ("[redacted]", None)
+        assert BLOCK.fullmatch(row["address"])
 
 
 def test_911_calls_answer_the_public_like_a_missing_dataset(city: Context) -> None:
