@@ -123,7 +123,7 @@ def test_the_portal_has_a_policy_and_stories_that_embed_real_measures(
         _, front, body = story.read_text().split("---\n", 2)
         meta = yaml.safe_load(front)
         assert set(meta) == {"title", "summary", "published"}
-        assert meta["published"] == END + dt.timedelta(days=12)
+        assert meta["published"] == END + dt.timedelta(days=1)
         embedded = re.findall(r"\{\{ (measure|value):([a-z0-9-]+) \}\}", body)
         assert embedded, story.name
         assert {m for _, m in embedded} <= set(workspace.measures), story.name

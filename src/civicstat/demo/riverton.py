@@ -228,12 +228,13 @@ def write_workspace(
             "catalog": source["catalog"],
             "columns": [column_spec(c) for c in source["columns"]],
         })  # fmt: skip
-    _write_texts(root, published=span.end + dt.timedelta(days=12))
+    # Published the day after the last month of data: never later than a default build.
+    _write_texts(root, published=span.end + dt.timedelta(days=1))
     generate(root / "data", seed=seed, end=span.end, calls=calls, years=YEARS)
 
 
 def _write_texts(root: Path, *, published: dt.date) -> None:
-    """The data policy and the stories, dated a few days after the data's last month."""
+    """The data policy, and the stories dated the day after the data's last month."""
     texts = files("civicstat.demo") / "texts"
     (root / str(PORTAL["data_policy"])).write_text(
         (texts / "policy.md").read_text(encoding="utf-8"), encoding="utf-8"
