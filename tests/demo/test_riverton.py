@@ -120,6 +120,7 @@ def test_the_portal_has_a_policy_and_stories_that_embed_real_measures(
     stories = sorted((root / "stories").glob("*.md"))
     assert len(stories) == 2
     for story in stories:
+        assert re.fullmatch(r"[a-z][a-z0-9_-]*", story.stem), story.name  # its address
         _, front, body = story.read_text().split("---\n", 2)
         meta = yaml.safe_load(front)
         assert set(meta) == {"title", "summary", "published"}
