@@ -43,6 +43,7 @@ PUBLIC_PREFIXES = (
     "/api/views",
     "/api/catalog",
     "/api/3",
+    "/api/action",  # CKAN's unversioned action API, where ckanapi calls by default
     "/data.json",
     "/datapackage.json",
     "/openapi.json",
