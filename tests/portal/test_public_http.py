@@ -54,8 +54,8 @@ def limit(root: Path, ctx: Context, admin: Actor, per_minute: int, with_token: i
 
 def test_public_prefixes_cover_the_portal_and_the_open_data_api_only() -> None:
     public = ["/portal", "/portal/datasets/x", "/resource/x.json", "/api/views/x.json",
-              "/api/catalog/v1", "/api/3/action/package_list", "/api/action/package_list", "/data.json",
-              "/datapackage.json", "/openapi.json"]  # fmt: skip
+              "/api/catalog/v1", "/api/3/action/package_list", "/api/action/package_list",
+              "/data.json", "/datapackage.json", "/openapi.json"]  # fmt: skip
     staff = ["/", "/portalx", "/api/v1/plan", "/api/openapi.json", "/resources", "/healthz",
              "/data.json.bak", "/static/civicstat.css", "/api/30"]  # fmt: skip
     assert [p for p in public if public_prefix(p) is None] == []
