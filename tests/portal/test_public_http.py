@@ -123,6 +123,21 @@ def test_a_page_without_an_etag_gets_a_weak_one_from_its_body(public: TestClient
     assert (again.status_code, again.content) == (304, b"")
 
 
+def test_a_head_request_gets_the_get_s_headers_without_its_body(
+    example_ctx: Context, make_public: Callable[..., TestClient]
+) -> None:
+    client = make_public(example_ctx, keep=0)  # made by the route each time
+    got = client.get(DATA)
+    for path in (DATA, PAGE):
+        head = client.head(path)
+        assert head.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-length"] == client.get(path).headers["content-length"]
+    assert client.head(DATA).headers["etag"] == got.headers["etag"]
+    assert client.head(DATA, headers={"If-None-Match": got.headers["etag"]}).status_code == 304
+    assert client.head(MISSING).status_code == 404
+
+
 def test_a_streamed_download_is_not_hashed_but_its_own_etag_still_gives_304(
     public: TestClient,
 ) -> None:

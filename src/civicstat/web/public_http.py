@@ -124,6 +124,9 @@ class PublicHttp:
         if method not in ("GET", "HEAD"):
             await self.app(scope, receive, finish)
             return
+        # A HEAD is answered as the GET it stands for (the routes declare GET only), its
+        # body dropped on the way out: the same headers, ETag and length as the GET's.
+        as_get = {**scope, "method": "GET"} if method == "HEAD" else scope
         answer = self._conditional(scope, headers, finish)
         if self.answers.ttl > 0 and self.answers.cacheable(scope, headers):
             key = self.answers.key(scope, headers, await to_thread.run_sync(self.state))
@@ -132,11 +135,11 @@ class PublicHttp:
                 await self.answers.replay(copy, answer)
                 return
             try:
-                await self.app(scope, receive, self.answers.recorder(key, scope, answer))
+                await self.app(as_get, receive, self.answers.recorder(key, as_get, answer))
             finally:
                 self.answers.made(key)
             return
-        await self.app(scope, receive, answer)
+        await self.app(as_get, receive, answer)
 
     async def _admit(self, scope: Scope, headers: Headers, *, json: bool) -> Response | None:
         """None if the request may go ahead; else the 403 (bad app token) or 429."""
@@ -187,7 +190,8 @@ class PublicHttp:
         that a weak ETag can be made from a whole body and a 304 sent instead."""
         held: Message | None = None
         done = False
-        get = scope["method"] == "GET"
+        if scope["method"] == "HEAD":
+            send = _without_body(send)
 
         async def conditional(message: Message) -> None:
             nonlocal held, done
@@ -203,7 +207,7 @@ class PublicHttp:
             headers = MutableHeaders(scope=start)
             body = message.get("body", b"")
             whole = not message.get("more_body", False)
-            if whole and "etag" not in headers and "set-cookie" not in headers and (get or body):
+            if whole and "etag" not in headers and "set-cookie" not in headers:
                 headers["ETag"] = weak_etag(body)
             if is_not_modified(
                 etag=headers.get("etag"),
@@ -228,6 +232,15 @@ def _not_modified(start: Message) -> Message:
         if name.decode("latin-1").lower() in _NOT_MODIFIED_KEEPS
     ]
     return {"type": "http.response.start", "status": 304, "headers": kept}
+
+
+def _without_body(send: Send) -> Send:
+    async def headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return headers_only
 
 
 def _is_preflight(headers: Headers) -> bool:
