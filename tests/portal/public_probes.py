@@ -29,9 +29,13 @@ MISSING = "/api/views/_probe/missing.json"  # a 404
 COOKIE = "/portal/_probe/cookie"  # an answer that sets a cookie
 QUERY = "/api/3/_probe/query"  # echoes the query the route was given
 COUNTED = "/portal/_probe/counted.json"  # says how many times it was made
+VARIES = "/portal/_probe/varies.json"  # the same, varying with a request header
 
 
 def add_probes(app: FastAPI) -> None:
+    made: list[str] = []
+    app.state.made = made
+
     @app.get(DATA)
     def data(request: Request) -> JSONResponse:
         found = open_data.dataset(request.app.state.ctx, "service_requests")
@@ -61,12 +65,14 @@ def add_probes(app: FastAPI) -> None:
         response.set_cookie("seen", "1")
         return response
 
+    @app.get(VARIES)
+    def varies(request: Request) -> JSONResponse:
+        made.append("varies")
+        return JSONResponse({"made": len(made)}, headers={"Vary": "Accept-Language"})
+
     @app.get(QUERY)
     def query(request: Request) -> dict[str, str]:
         return {"query": request.url.query}
-
-    made: list[str] = []
-    app.state.made = made
 
     @app.get(COUNTED)
     def counted(request: Request) -> dict[str, int]:

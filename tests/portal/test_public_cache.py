@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 from fastapi.testclient import TestClient
-from public_probes import COOKIE, COUNTED, STREAM, make_public, middleware
+from public_probes import COOKIE, COUNTED, STREAM, VARIES, make_public, middleware
 
 from civicstat.governance.actors import Actor
 from civicstat.services import ingest, publication
@@ -43,6 +43,7 @@ def test_the_same_answer_is_made_once_while_nothing_changes(public: TestClient) 
     assert made(public) == 1
     # Another query is another answer.
     assert public.get(COUNTED, params={"$limit": "5"}).json() == {"made": 2}
+    assert public.get(COUNTED, headers={"Accept": "text/csv"}).json() == {"made": 3}
     assert middleware(public).answers.hits == 3
 
 
@@ -71,9 +72,10 @@ def test_what_is_not_kept(
     # Asked with a session cookie: whatever a route might show a signed-in person.
     signed_in = {"Cookie": "civicstat_session=abc"}
     assert [public.get(COUNTED, headers=signed_in).json()["made"] for _ in range(2)] == [1, 2]
-    # A cookie set, a streamed body: never kept.
+    # A cookie set, a streamed body, an answer that varies with a header: never kept.
     public.get(COOKIE)
     public.get(STREAM)
+    assert [public.get(VARIES).json()["made"] for _ in range(2)] == [3, 4]
     assert middleware(public).answers.hits == 0
     assert len(middleware(public).answers._copies) == 0
     # Switched off.

@@ -1,15 +1,16 @@
 """A copy of each public answer, so that the thousandth visit to the portal home or the same
-SODA query does not redo the work: kept per address (path, query, host) and per state of
-the data (``services.portal_access.state_stamp``), for at most ``ttl`` seconds.
+SODA query does not redo the work: kept per address (path, query, host, Accept) and per
+state of the data (``services.portal_access.state_stamp``), for at most ``ttl`` seconds.
 
 Only a whole 200 to an anonymous GET is kept: no streamed body, nothing that sets a
-cookie, nothing asked with a session cookie, nothing over ``MAX_BODY``. Keying on the
-state means no answer made before a change (a dataset no longer public, a new version, a
-measure recomputed or approved) is served after it; the ``ttl`` bounds what depends on
-the clock alone (freshness, "updated 3 hours ago"): once it has passed, one request makes
-the answer again while the others are still served the copy, which is of the same data.
-An answer nobody has a copy of yet is made once: the requests asking for it meanwhile wait
-for it rather than all making it at once. Per process, like the rate limits.
+cookie or says it varies with a request header (``Vary``), nothing asked with a session
+cookie, nothing over ``MAX_BODY``. Keying on the state means no answer made before a
+change (a dataset no longer public, a new version, a measure recomputed or approved) is
+served after it; the ``ttl`` bounds what depends on the clock alone (freshness, "updated
+3 hours ago"): once it has passed, one request makes the answer again while the others
+are still served the copy, which is of the same data. An answer nobody has a copy of yet
+is made once: the requests asking for it meanwhile wait for it rather than all making it
+at once. Per process, like the rate limits.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class Copy:
     until: float
 
 
+def _keepable(headers: Headers) -> bool:
+    """Not one visitor's (a cookie), nor one of several answers to the address (``Vary``)."""
+    return "set-cookie" not in headers and "vary" not in headers
+
+
 class AnswerCache:
     """Least recently used copies, within ``MAX_BYTES``; ``ttl`` 0 keeps none."""
 
@@ -60,6 +66,7 @@ class AnswerCache:
         return (
             scope.get("scheme", "http"),
             headers.get("host", ""),
+            headers.get("accept", ""),
             scope["path"],
             scope.get("query_string", b""),
             stamp,
@@ -116,7 +123,7 @@ class AnswerCache:
                 and start["status"] == 200
                 and scope["method"] == "GET"
                 and not message.get("more_body", False)
-                and not Headers(raw=start["headers"]).get("set-cookie")
+                and _keepable(Headers(raw=start["headers"]))
             ):
                 self.put(key, start, message.get("body", b""))
                 start = None
