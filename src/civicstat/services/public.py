@@ -10,12 +10,27 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
+from civicstat.domain.periods import Grain, period_of
+from civicstat.domain.targets import Status, TargetSchedule
+from civicstat.governance.actors import PUBLIC
 from civicstat.governance.suppression import Cell, dimension_of, suppress
 from civicstat.metadata import approvals, observations
+from civicstat.metadata.models import Observation
+from civicstat.plan import AppliedPlan
 from civicstat.services import publication
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
+from civicstat.services.measures._read import Reading
+from civicstat.services.measures.series import (
+    Series,
+    differs,
+    reported_version,
+    series_of,
+    with_points,
+)
+from civicstat.spec.models import Measure
 
 
 class PublicPoint(BaseModel):
@@ -41,21 +56,94 @@ class PublicSeries(BaseModel):
 def public_series(ctx: Context, measure_id: str) -> PublicSeries:
     """Every period and slice of a published measure, with small-cell suppression."""
     with ctx.db.session() as session:
-        plan = ctx.applied_plan(session)
-        measure = plan.measures.get(measure_id) if plan else None
-        if plan is None or measure is None:
-            raise NotFound.of("measure", measure_id)
-        state = publication.state(session, plan, measure)
-        if not state.publishable:
-            raise NotFound.of("measure", measure_id)
-        # Only numbers an approved definition produced (any, when approval is not needed).
-        approved = approvals.approved_hashes(session, measure_id) if state.needs_approval else None
-        rows = [
-            o
-            for o in observations.current_observations(session, measure_id)
-            if approved is None or o.definition_hash in approved
-        ]
+        plan, measure, approved = _published(ctx, session, measure_id)
+        rows = _current(session, measure.id, approved)
     k = plan.suppression.k
+    return PublicSeries(
+        measure=measure.id,
+        title=measure.title,
+        grain=str(measure.grain),
+        k=k,
+        points=_suppressed(rows, k),
+    )
+
+
+def public_measure(
+    ctx: Context, measure_id: str, target: TargetSchedule | None = None
+) -> Series:
+    """A published measure's total as the staff app's ``Series``, with what suppression
+    hides withheld (value, numerator, denominator and n None, status no data, no "as first
+    reported") and the status, changes, control limits and projection worked out from the
+    values shown only, so that nothing hidden can be read back from them. NotFound, exactly
+    as for a missing measure, when it may not be published."""
+    with ctx.db.session() as session:
+        plan, measure, approved = _published(ctx, session, measure_id)
+        staff = series_of(Reading(session, plan, PUBLIC, measure), "", target)
+        versions = observations.every_version(session, measure.id, "")
+        rows = [o for o in _current(session, measure.id, approved) if o.slice_key == ""]
+    k = plan.suppression.k
+    shown = {p.period_start: p for p in _suppressed(rows, k)}
+    by_period: dict[dt.date, list[Observation]] = {}
+    for v in versions:
+        if approved is None or v.definition_hash in approved:
+            by_period.setdefault(v.period_start, []).append(v)
+    fiscal = plan.settings.fiscal_year_start_month
+    points = []
+    for point in staff.points:
+        public = shown.get(point.start)
+        if public is None:
+            continue  # not computed by an approved definition
+        if public.suppressed:
+            points.append(point.model_copy(update=_WITHHELD))
+            continue
+        period = period_of(point.start, Grain(measure.grain), fiscal)
+        first = reported_version(by_period[point.start], period)
+        if first.n < k:  # what was first reported was a small cell: not repeated
+            point = point.model_copy(update={"as_reported": None, "restated": False})
+        else:
+            update = {"as_reported": first.value, "restated": differs(first.value, public.value)}
+            point = point.model_copy(update=update)
+        points.append(point)
+    return with_points(plan, measure, staff.model_copy(update={"slices": []}), points)
+
+
+_WITHHELD = {
+    "value": None,
+    "numerator": None,
+    "denominator": None,
+    "n": None,
+    "status": Status.NO_DATA,
+    "as_reported": None,
+    "restated": False,
+}
+
+
+def _published(
+    ctx: Context, session: Session, measure_id: str
+) -> tuple[AppliedPlan, Measure, set[str] | None]:
+    """The plan, the measure once it may be published, and the definition hashes whose
+    numbers may be shown (None: any, when approval is not needed)."""
+    plan = ctx.applied_plan(session)
+    measure = plan.measures.get(measure_id) if plan else None
+    if plan is None or measure is None:
+        raise NotFound.of("measure", measure_id)
+    state = publication.state(session, plan, measure)
+    if not state.publishable:
+        raise NotFound.of("measure", measure_id)
+    approved = approvals.approved_hashes(session, measure_id) if state.needs_approval else None
+    return plan, measure, approved
+
+
+def _current(session: Session, measure_id: str, approved: set[str] | None) -> list[Observation]:
+    """Current observations computed by a definition whose numbers may be shown."""
+    return [
+        o
+        for o in observations.current_observations(session, measure_id)
+        if approved is None or o.definition_hash in approved
+    ]
+
+
+def _suppressed(rows: list[Observation], k: int) -> list[PublicPoint]:
     cells = {o.id: Cell(o.period_start, dimension_of(o.slice_key), o.slice_key, o.n) for o in rows}
     hidden = suppress(cells.values(), k)
     points = []
@@ -73,6 +161,4 @@ def public_series(ctx: Context, measure_id: str) -> PublicSeries:
                 suppressed=secret,
             )
         )
-    return PublicSeries(
-        measure=measure.id, title=measure.title, grain=str(measure.grain), k=k, points=points
-    )
+    return points

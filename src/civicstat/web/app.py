@@ -98,7 +98,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(pages.router)
     app.include_router(live.router)
-    app.include_router(portal.router, prefix="/portal")
+    app.include_router(portal.router)  # under /portal (see web.portal)
     app.include_router(open_data.router)
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
