@@ -174,15 +174,11 @@ def _portal_plan(ctx: Context, session: Session, measure_id: str | None = None) 
 
 
 def _publishable(session: Session, plan: AppliedPlan) -> set[str]:
-    return {
-        m.id for m in plan.measures.values() if publication.state(session, plan, m).publishable
-    }
+    return {m.id for m in plan.measures.values() if publication.state(session, plan, m).publishable}
 
 
 def _goal(ctx: Context, plan: AppliedPlan, goal: Goal, published: set[str]) -> PublicGoal:
-    objectives = [
-        _objective(ctx, plan, o) for o in goal.objectives if o.measure in published
-    ]
+    objectives = [_objective(ctx, plan, o) for o in goal.objectives if o.measure in published]
     return PublicGoal(
         id=goal.id, title=goal.title, description=goal.description, objectives=objectives
     )

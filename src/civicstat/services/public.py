@@ -68,9 +68,7 @@ def public_series(ctx: Context, measure_id: str) -> PublicSeries:
     )
 
 
-def public_measure(
-    ctx: Context, measure_id: str, target: TargetSchedule | None = None
-) -> Series:
+def public_measure(ctx: Context, measure_id: str, target: TargetSchedule | None = None) -> Series:
     """A published measure's total as the staff app's ``Series``, with what suppression
     hides withheld (value, numerator, denominator and n None, status no data, no "as first
     reported") and the status, changes, control limits and projection worked out from the

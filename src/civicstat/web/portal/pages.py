@@ -103,7 +103,7 @@ def measure_page(measure_id: str, request: Request, ctx: Ctx) -> Response:
 
 
 @router.get("/datasets")
-def catalog_page(  # noqa: PLR0913 - one parameter per facet of the search form
+def catalog_page(
     request: Request,
     ctx: Ctx,
     q: Text = "",
