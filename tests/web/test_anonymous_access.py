@@ -22,6 +22,17 @@ ANONYMOUS_ALLOWED = frozenset(
         "/docs/oauth2-redirect",  # FastAPI's static helper page for Swagger UI sign-in
         "/api/openapi.json",
     }
+) | frozenset(
+    {
+        # The transparency portal's pages (web/portal/pages.py): public by design, reading
+        # only public datasets and publishable measures (tests/portal/test_portal_pages.py).
+        "/portal",
+        "/portal/plan",
+        "/portal/goals/{goal_id}",
+        "/portal/measures/{measure_id}",
+        "/portal/datasets",
+        "/portal/datasets/{dataset_id}",
+    }
 )
 
 # A plausible value for each path parameter: an id that exists in the example workspace,
