@@ -10,6 +10,7 @@ like one that does not exist; so does everything when the portal is switched off
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -21,11 +22,11 @@ from civicstat.services import open_data, publication
 from civicstat.services._plain_words import what_counts
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
-from civicstat.services.freshness import freshness_of
+from civicstat.services.freshness import Freshness, freshness_of, source_freshness
 from civicstat.services.measures.lineage import ObjectiveRef, method_of, objectives_of
 from civicstat.services.measures.series import Point, Series
-from civicstat.services.public import PublicPoint, public_measure, public_series
-from civicstat.spec.models import Goal, Objective
+from civicstat.services.public import PublicPoint, measure_series, public_measure, public_series
+from civicstat.spec.models import Goal, Measure, Objective
 
 TREND_PERIODS = 12  # periods a sparkline shows
 
@@ -102,7 +103,7 @@ def portal_plan(ctx: Context) -> PortalPlan:
     with ctx.db.session() as session:
         plan = _portal_plan(ctx, session)
         published = _publishable(session, plan)
-    goals = [_goal(ctx, plan, g, published) for g in plan.goals]
+        goals = [_goal(session, plan, g, published) for g in plan.goals]
     return PortalPlan(
         portal_title=portal_title(plan),
         title=plan.title,
@@ -122,7 +123,7 @@ def portal_goal(ctx: Context, goal_id: str) -> PublicGoal:
         if goal is None:
             raise NotFound.of("goal", goal_id)
         published = _publishable(session, plan)
-    return _goal(ctx, plan, goal, published)
+        return _goal(session, plan, goal, published)
 
 
 def portal_measure(ctx: Context, measure_id: str) -> PortalMeasure:
@@ -173,20 +174,52 @@ def _portal_plan(ctx: Context, session: Session, measure_id: str | None = None) 
     return plan
 
 
-def _publishable(session: Session, plan: AppliedPlan) -> set[str]:
-    return {m.id for m in plan.measures.values() if publication.state(session, plan, m).publishable}
+@dataclass(frozen=True)
+class _Published:
+    """What the plan's pages work out once: each publishable measure's state, each
+    source's freshness."""
+
+    states: dict[str, publication.Publication]
+    fresh: dict[str, Freshness]
+
+    def __contains__(self, measure_id: object) -> bool:
+        return measure_id in self.states
+
+    def freshness(self, plan: AppliedPlan, measure: Measure) -> list[Freshness]:
+        sources = [plan.source_for_dataset(d) for d in sorted(plan.datasets_of(measure))]
+        return [self.fresh[s.id] for s in sources if s is not None]
 
 
-def _goal(ctx: Context, plan: AppliedPlan, goal: Goal, published: set[str]) -> PublicGoal:
-    objectives = [_objective(ctx, plan, o) for o in goal.objectives if o.measure in published]
+def _publishable(session: Session, plan: AppliedPlan) -> _Published:
+    states = {m.id: publication.state(session, plan, m) for m in plan.measures.values()}
+    now = dt.datetime.now(dt.UTC)
+    return _Published(
+        states={m: s for m, s in states.items() if s.publishable},
+        fresh={s.id: source_freshness(session, s, now) for s in plan.sources.values()},
+    )
+
+
+def _goal(session: Session, plan: AppliedPlan, goal: Goal, published: _Published) -> PublicGoal:
+    objectives = [
+        _objective(session, plan, o, published) for o in goal.objectives if o.measure in published
+    ]
     return PublicGoal(
         id=goal.id, title=goal.title, description=goal.description, objectives=objectives
     )
 
 
-def _objective(ctx: Context, plan: AppliedPlan, objective: Objective) -> PublicObjective:
+def _objective(
+    session: Session, plan: AppliedPlan, objective: Objective, published: _Published
+) -> PublicObjective:
     measure = plan.measures[objective.measure]
-    series = public_measure(ctx, measure.id, objective.target.to_domain())
+    series = measure_series(
+        session,
+        plan,
+        measure.id,
+        objective.target.to_domain(),
+        known=published.states[measure.id],
+        freshness=published.freshness(plan, measure),
+    )
     latest = series.points[-1] if series.points else None
     department = plan.departments.get(objective.department)
     return PublicObjective(

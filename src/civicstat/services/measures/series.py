@@ -103,12 +103,24 @@ def get_series(
 
 def series_of(read: Reading, slice_key: str = "", target: TargetSchedule | None = None) -> Series:
     """The series of a measure being read (see :func:`get_series`)."""
-    plan, measure = read.plan, read.measure
-    rows = observations.every_version(read.session, measure.id, slice_key)
-    slices = observations.current_slices(read.session, measure.id)
-    freshness = read.freshness
+    rows = observations.every_version(read.session, read.measure.id, slice_key)
+    slices = observations.current_slices(read.session, read.measure.id)
     if slice_key not in slices and slice_key:
-        raise NotFound(f"measure {measure.id!r} has no slice {slice_key!r}")
+        raise NotFound(f"measure {read.measure.id!r} has no slice {slice_key!r}")
+    return series_from(read, slice_key, rows, slices, target)
+
+
+def series_from(
+    read: Reading,
+    slice_key: str,
+    rows: Sequence[Observation],
+    slices: list[str],
+    target: TargetSchedule | None = None,
+) -> Series:
+    """The series of one slice from its observations, every version (see
+    :func:`series_of`); ``slices`` are the measure's slices to list."""
+    plan, measure = read.plan, read.measure
+    freshness = read.freshness
     schedule = target if target is not None else objective_target(plan, measure.id)
     tz = zoneinfo.ZoneInfo(plan.settings.timezone)
     today = dt.datetime.now(tz).date()
