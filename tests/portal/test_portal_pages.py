@@ -256,6 +256,7 @@ def test_what_is_not_public_answers_exactly_like_what_does_not_exist(
         ("/portal/datasets/staff_notes", "/portal/datasets/no-such-dataset"),
         ("/portal/measures/staff-notes-received", "/portal/measures/no-such-measure"),
         ("/portal/goals/no-such-goal", "/portal/measures/no-such-measure"),
+        ("/portal/no-such-page", "/portal/datasets/no-such-dataset"),
     ]
     for hidden, missing in pairs:
         a, b = client.get(hidden), client.get(missing)

@@ -25,7 +25,7 @@ from civicstat.services.errors import NotFound
 from civicstat.services.freshness import Freshness, freshness_of, source_freshness
 from civicstat.services.measures.lineage import ObjectiveRef, method_of, objectives_of
 from civicstat.services.measures.series import Point, Series
-from civicstat.services.public import PublicPoint, measure_series, public_measure, public_series
+from civicstat.services.public import PublicPoint, measure_series, public_series
 from civicstat.spec.models import Goal, Measure, Objective
 
 TREND_PERIODS = 12  # periods a sparkline shows
@@ -130,12 +130,11 @@ def portal_measure(ctx: Context, measure_id: str) -> PortalMeasure:
     """A published measure's page; NotFound exactly as for a missing one otherwise."""
     with ctx.db.session() as session:
         plan = _portal_plan(ctx, session, measure_id)
-        measure = plan.measures.get(measure_id)
-        if measure is None:
-            raise NotFound.of("measure", measure_id)
+        # NotFound, as for a missing measure, when it may not be published.
+        series = measure_series(session, plan, measure_id)
+        measure = plan.measures[measure_id]
         fresh = freshness_of(session, plan, measure)
         computed_at, _ = observations.current_extent(session, measure.id)
-    series = public_measure(ctx, measure_id)  # NotFound when it may not be published
     cells = public_series(ctx, measure_id)
     sliced = [p for p in cells.points if p.slice]
     latest = max((p.period_start for p in sliced), default=None)
