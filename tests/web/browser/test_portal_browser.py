@@ -26,7 +26,7 @@ MEASURE_TITLE = "Share of 911 calls answered within 10 seconds"
 DATASET = "service_requests"
 # page type → (path, status, heading), checked before axe runs.
 PAGE_TYPES: dict[str, tuple[str, int, str]] = {
-    "home": ("/portal", 200, "City of Riverton Open Data"),
+    "home": ("/portal", 200, "Riverton Open Data"),
     "plan": ("/portal/plan", 200, "Riverton Strategic Plan"),
     "goal": ("/portal/goals/safe-neighborhoods", 200, "Safe neighborhoods"),
     "measure": (f"/portal/measures/{MEASURE}", 200, MEASURE_TITLE),
