@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import subprocess
 from collections.abc import Callable
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from statistics import mean
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -344,6 +346,15 @@ def test_catalog_search_and_facets(
     assert counts["department"] == {"311 Customer Service": 1}
 
 
+def _as_bash_reads_it(command: str) -> list[str]:
+    """The arguments bash gives ``curl`` when the command is pasted (curl only prints)."""
+    printed = subprocess.run(
+        ["bash", "-c", 'curl() { printf "%s\\0" curl "$@"; }\n' + command],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    return printed.split("\0")[:-1]
+
+
 def test_a_dataset_page_has_its_dictionary_downloads_and_api_examples(
     client: TestClient, computed: Context
 ) -> None:
@@ -363,9 +374,43 @@ def test_a_dataset_page_has_its_dictionary_downloads_and_api_examples(
     assert "https://creativecommons.org/publicdomain/zero/1.0/" in body
     assert "Daily (every day at 06:00)" in body
     assert "/resource/service_requests.json?$limit=5" in body
-    assert "$where=created_at >= '2025-01-01'" in body  # a real column
+    # As a shell reads the copied command: the SoQL filter on a real column arrives whole.
+    blocks = re.findall(r'<pre class="code"[^>]*><code>(.*?)</code></pre>', response.text, re.S)
+    commands = [_as_bash_reads_it(unescape(b)) for b in blocks if b.startswith("curl")]
+    where = "$where=created_at >= '2025-01-01'"
+    resource = "http://testserver/resource/service_requests.json"
+    assert [
+        "curl",
+        "-G",
+        resource,
+        "--data-urlencode",
+        where,
+        "--data-urlencode",
+        "$limit=100",
+    ] in (commands)
     assert 'client.get("service_requests", limit=5)' in body
     assert "/api/3/action/package_show?id=service_requests" in body
+
+
+def test_absolute_links_use_the_portal_url_when_the_workspace_sets_one(
+    computed: Context, example_root: Path, admin: Actor, make_client: MakeClient
+) -> None:
+    config = example_root / "civicstat.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "portal:\n", "portal:\n  url: https://data.millbrook.example.org/\n"
+        )
+    )
+    workspace_service.apply(computed, admin)
+    client = make_client(computed)
+    body = unescape(client.get("/portal/datasets/service_requests").text)
+    assert (
+        "curl 'https://data.millbrook.example.org/resource/service_requests.json?$limit=5'" in body
+    )
+    assert 'Socrata("data.millbrook.example.org", None)' in body
+    measure = client.get(f"/portal/measures/{CLOSED_ON_TIME}").text
+    page = f"https://data.millbrook.example.org/portal/measures/{CLOSED_ON_TIME}"
+    assert f"/portal/oembed?{urlencode({'url': page, 'format': 'json'})}" in unescape(measure)
 
 
 def test_the_staff_app_still_asks_for_a_sign_in_and_points_to_the_portal(

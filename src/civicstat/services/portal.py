@@ -98,6 +98,14 @@ def title(ctx: Context) -> str:
         return portal_title(_portal_plan(ctx, session))
 
 
+def public_url(ctx: Context) -> str | None:
+    """The site's public address (``portal.url``, no trailing slash), if the workspace
+    sets one; pages then write it in absolute links instead of the address asked."""
+    with ctx.db.session() as session:
+        url = _portal_plan(ctx, session).settings.portal.url
+    return url.rstrip("/") if url else None
+
+
 def portal_plan(ctx: Context) -> PortalPlan:
     """The plan with each goal's published objectives."""
     with ctx.db.session() as session:

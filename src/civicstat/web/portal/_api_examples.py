@@ -28,7 +28,7 @@ def examples(base: str, dataset: PublicDataset) -> list[Example]:
         found.append(
             Example(
                 "Only some rows: a SoQL filter",
-                f"curl -G '{resource}' \\\n  --data-urlencode \"$where={where}\" \\\n"
+                f"curl -G '{resource}' \\\n  --data-urlencode \"\\$where={where}\" \\\n"
                 f"  --data-urlencode '$limit=100'",
             )
         )

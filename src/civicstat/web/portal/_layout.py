@@ -28,6 +28,16 @@ def portal_title(ctx: Context) -> str:
         return DEFAULT_TITLE
 
 
+def site_url(request: Request, ctx: Context) -> str:
+    """The site's address for absolute links: ``portal.url`` when set (behind a proxy),
+    else the address the request came to; no trailing slash."""
+    try:
+        found = portal.public_url(ctx)
+    except NotFound:
+        found = None
+    return found or str(request.base_url).rstrip("/")
+
+
 def render_portal(
     request: Request, ctx: Context, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:

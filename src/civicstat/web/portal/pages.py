@@ -24,7 +24,7 @@ from civicstat.services.errors import NotFound
 from civicstat.web import figures
 from civicstat.web.deps import Ctx
 from civicstat.web.portal import _api_examples
-from civicstat.web.portal._layout import CACHE, not_found, render_portal
+from civicstat.web.portal._layout import CACHE, not_found, render_portal, site_url
 from civicstat.web.portal._schedule import schedule_words
 
 router = APIRouter(include_in_schema=False)
@@ -92,7 +92,7 @@ def measure_page(measure_id: str, request: Request, ctx: Ctx) -> Response:
         "chart": chart,
         "k": found.k,
         "breakdown_period": period,
-        "page_url": str(request.url.replace(query="", fragment="")),
+        "page_url": f"{site_url(request, ctx)}{request.url.path}",
     }
     response = render_portal(request, ctx, "portal/measure.html", context)
     if found.computed_at is not None:
@@ -130,7 +130,7 @@ def dataset_page(dataset_id: str, request: Request, ctx: Ctx) -> Response:
         found = open_data.dataset(ctx, dataset_id)
     except NotFound:
         return not_found(request, ctx)
-    base = str(request.base_url).rstrip("/")
+    base = site_url(request, ctx)
     context = {
         "title": found.title,
         "d": found,
