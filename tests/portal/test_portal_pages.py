@@ -23,6 +23,7 @@ from civicstat.domain import signals
 from civicstat.governance.actors import Actor
 from civicstat.services import ingest, measures, open_data, public, publication
 from civicstat.services import workspace as workspace_service
+from civicstat.services._plain_words import what_counts, words
 from civicstat.services.context import Context
 
 MakeClient = Callable[[Context], TestClient]
@@ -461,3 +462,22 @@ def test_as_first_reported_is_shown_beside_a_restated_value(
     )
     assert row[1] == _percent(after)
     assert row[5] == f"{_percent(before)} (since restated)"
+
+
+def test_conditions_read_out_in_words_with_quoted_values_kept() -> None:
+    said = words("closed_at IS NOT NULL AND request_type = 'a AND b' OR priority <= 2")
+    assert said == "closed_at is set and request_type is 'a AND b' or priority is at most 2"
+    assert words("x NOT IN ('a', 'b') AND y IS NULL") == "x is not one of ('a', 'b') and y is empty"
+
+
+def test_over_data_that_is_not_public_the_conditions_are_left_out(computed: Context) -> None:
+    with computed.db.session() as session:
+        plan = computed.require_plan(session)
+    measure = plan.measures[CLOSED_ON_TIME]
+    shown = " ".join(what_counts(plan, measure, measure, show_conditions=True))
+    hidden = " ".join(what_counts(plan, measure, measure, show_conditions=False))
+    assert "closed_at is set and closed_at is at most due_at" in shown
+    assert "created_at" in shown
+    for column in ("closed_at", "due_at", "created_at"):
+        assert column not in hidden
+    assert "meets the condition set in the definition" in hidden

@@ -78,12 +78,23 @@ def what_counts(
     if row.value and show_conditions:
         said.append(f"The value taken from each row is {words(row.value)}.")
     if row.start and row.end and show_conditions:
-        said.append(f"The time taken is from {row.start} to {row.end}.")
+        said.append(
+            f"An item is open from its {row.start} until its {row.end}."
+            if row.kind == "backlog"
+            else f"The time taken is from {row.start} to {row.end}."
+        )
+    if row.per:
+        said.append(f"The value is per {row.per:,g} of the population.")
+    grain = str(measure.grain).replace("_", " ")
     if row.time:
         where = f" by its {row.time}" if show_conditions else ""
-        said.append(f"Each row is counted in the {measure.grain.replace('_', ' ')}{where}.")
+        said.append(f"Each row is counted in the {grain}{where}.")
+    if row.window is not None and row.window.trailing:
+        said.append(f"Each value covers the last {row.window.trailing} {grain}s up to it.")
     if row.window is not None and row.window.to_date:
-        said.append(f"Values add up from the start of each {row.window.to_date} to date.")
+        said.append(
+            f"Values add up from the start of each {row.window.to_date.replace('_', ' ')} to date."
+        )
     for role, other in _inputs(measure):
         found = plan.measures.get(other)
         said.append(f"Its {role} is the measure “{found.title if found else other}”.")
