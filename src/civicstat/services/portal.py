@@ -92,18 +92,24 @@ def portal_title(plan: AppliedPlan) -> str:
     return plan.settings.portal.title or f"{plan.settings.title} Open Data"
 
 
-def title(ctx: Context) -> str:
-    """The portal's name, for every page's header; NotFound when it is switched off."""
-    with ctx.db.session() as session:
-        return portal_title(_portal_plan(ctx, session))
+class PortalSite(BaseModel):
+    """What every portal page's frame says: its name, the suppression threshold, and the
+    site's public address (``portal.url``, no trailing slash) when the workspace sets one,
+    for absolute links instead of the address a request came to."""
+
+    title: str
+    k: int
+    url: str | None
 
 
-def public_url(ctx: Context) -> str | None:
-    """The site's public address (``portal.url``, no trailing slash), if the workspace
-    sets one; pages then write it in absolute links instead of the address asked."""
+def site(ctx: Context) -> PortalSite:
+    """The portal's frame; NotFound when it is switched off."""
     with ctx.db.session() as session:
-        url = _portal_plan(ctx, session).settings.portal.url
-    return url.rstrip("/") if url else None
+        plan = _portal_plan(ctx, session)
+    url = plan.settings.portal.url
+    return PortalSite(
+        title=portal_title(plan), k=plan.suppression.k, url=url.rstrip("/") if url else None
+    )
 
 
 def portal_plan(ctx: Context) -> PortalPlan:

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from civicstat.governance.suppression import DEFAULT_K as DEFAULT_SUPPRESSION_K
 from civicstat.services import portal
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
@@ -19,32 +20,30 @@ from civicstat.web.templating import render
 
 CACHE = "public, max-age=300"
 DEFAULT_TITLE = "Open Data"
+DEFAULT_K = DEFAULT_SUPPRESSION_K
 
 
-def portal_title(ctx: Context) -> str:
+def site(ctx: Context) -> portal.PortalSite:
+    """The portal's frame; a switched-off portal's pages (its 404s) get a plain one."""
     try:
-        return portal.title(ctx)
+        return portal.site(ctx)
     except NotFound:
-        return DEFAULT_TITLE
+        return portal.PortalSite(title=DEFAULT_TITLE, k=DEFAULT_K, url=None)
 
 
 def site_url(request: Request, ctx: Context) -> str:
     """The site's address for absolute links: ``portal.url`` when set (behind a proxy),
     else the address the request came to; no trailing slash."""
-    try:
-        found = portal.public_url(ctx)
-    except NotFound:
-        found = None
-    return found or str(request.base_url).rstrip("/")
+    return site(ctx).url or str(request.base_url).rstrip("/")
 
 
 def render_portal(
     request: Request, ctx: Context, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    """A portal page, with the portal's name and ``Cache-Control`` for public answers."""
-    response = render(
-        request, name, {"portal_title": portal_title(ctx), **context}, status_code=status_code
-    )
+    """A portal page, with the portal's frame and ``Cache-Control`` for public answers."""
+    frame = site(ctx)
+    context = {"portal_title": frame.title, "k": frame.k, **context}
+    response = render(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = CACHE
     return response
 
