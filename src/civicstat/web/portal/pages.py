@@ -92,6 +92,7 @@ def measure_page(measure_id: str, request: Request, ctx: Ctx) -> Response:
         "chart": chart,
         "k": found.k,
         "breakdown_period": period,
+        "site_url": site_url(request, ctx),
         "page_url": f"{site_url(request, ctx)}{request.url.path}",
     }
     response = render_portal(request, ctx, "portal/measure.html", context)
