@@ -1,0 +1,428 @@
+"""SoQL, Socrata's query language, parsed into a small tree: what the SODA API's ``$select``,
+``$where``, ``$order``, ``$group`` and ``$having`` say, before anything runs.
+
+Pure: text in, a tree or a :class:`SoqlError` out. Bounded: a parameter past
+``MAX_TEXT`` characters, an expression nested past ``MAX_DEPTH`` or a list past
+``MAX_ITEMS`` is refused with a SoqlError, never a RecursionError. Messages name columns
+and functions, never a literal the query holds (it may be a guess at personal data).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MAX_TEXT = 4_000  # characters in one parameter
+MAX_DEPTH = 24  # nesting of parentheses, functions and operators
+MAX_ITEMS = 500  # items in a list: select, order, group, IN (...)
+AGGREGATES = {"count", "sum", "avg", "min", "max"}
+# Functions and their number of arguments.
+FUNCTIONS = {
+    **dict.fromkeys(AGGREGATES, 1),
+    "date_trunc_y": 1,
+    "date_trunc_ym": 1,
+    "date_trunc_ymd": 1,
+    "starts_with": 2,
+    "upper": 1,
+    "lower": 1,
+}
+_KEYWORDS = {"and", "or", "not", "is", "null", "in", "between", "like", "true", "false"}
+_KEYWORDS |= {"as", "asc", "desc"}
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<string>'(?:[^']|'')*')
+    | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*|`[A-Za-z_][A-Za-z0-9_]*`)
+    | (?P<op><>|!=|<=|>=|[=<>(),*+\-/%])
+    )""",
+    re.VERBOSE,
+)
+_NAME_LENGTH = 63
+_INT64_MAX = 2**63 - 1
+
+
+class SoqlError(ValueError):
+    """A query that cannot be read; the message says where, never with a value it holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: str | int | float | bool | None  # text, number, boolean or null
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    function: str
+    args: tuple[Expr, ...]
+    star: bool = False  # count(*)
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # "not" or "-"
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str  # = != < <= > >= and or + - * / %
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull:
+    operand: Expr
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class In:
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Between:
+    operand: Expr
+    low: Expr
+    high: Expr
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    operand: Expr
+    pattern: Expr
+    negated: bool
+
+
+Expr = Column | Literal | Call | Unary | Binary | IsNull | In | Between | Like
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """One item of ``$select``: an expression and its alias; ``expr`` None is ``*``."""
+
+    expr: Expr | None
+    alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    expr: Expr
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # string, number, name, keyword, op, end
+    text: str
+    at: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    if len(text) > MAX_TEXT:
+        raise SoqlError(f"query too long: at most {MAX_TEXT:,} characters a parameter")
+    found, at = [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            found.append(_Token("end", "", at))
+            return found
+        match = _TOKEN.match(text, at)
+        if match is None or match.lastgroup is None:
+            raise SoqlError(f"cannot read the query at character {at + 1}")
+        kind = match.lastgroup
+        word, start = match.group(kind), match.start(kind)
+        if kind == "name":
+            if word.startswith("`"):
+                word = word[1:-1]
+            elif word.lower() in _KEYWORDS:
+                kind, word = "keyword", word.lower()
+            if len(word) > _NAME_LENGTH:
+                raise SoqlError(f"a name at character {at + 1} is too long")
+        found.append(_Token(kind, word, start))
+        at = match.end()
+
+
+class _Parser:
+    """Recursive descent over the tokens, counting depth so nesting stays bounded."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        self.at = 0
+        self.depth = 0
+
+    # -- tokens
+    @property
+    def peek(self) -> _Token:
+        return self.tokens[self.at]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.at]
+        self.at = min(self.at + 1, len(self.tokens) - 1)
+        return token
+
+    def accept(self, kind: str, text: str | None = None) -> bool:
+        token = self.peek
+        if token.kind == kind and (text is None or token.text == text):
+            self.take()
+            return True
+        return False
+
+    def expect(self, kind: str, text: str | None = None) -> _Token:
+        token = self.peek
+        if token.kind != kind or (text is not None and token.text != text):
+            raise self.error(f"expected {text or kind}")
+        return self.take()
+
+    def error(self, what: str) -> SoqlError:
+        token = self.peek
+        where = "at the end" if token.kind == "end" else f"at character {token.at + 1}"
+        return SoqlError(f"cannot read the query {where}: {what}")
+
+    def end(self) -> None:
+        if self.peek.kind != "end":
+            raise self.error("unexpected text")
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise SoqlError(f"query nested too deeply: at most {MAX_DEPTH} levels")
+
+    def listed(self, items: list[object]) -> None:
+        if len(items) > MAX_ITEMS:
+            raise SoqlError(f"too many items in a list: at most {MAX_ITEMS}")
+
+    # -- expressions, loosest first
+    def expr(self) -> Expr:
+        self.deeper()
+        try:
+            return self.disjunction()
+        finally:
+            self.depth -= 1
+
+    def disjunction(self) -> Expr:
+        left = self.conjunction()
+        while self.accept("keyword", "or"):
+            left = Binary("or", left, self.conjunction())
+        return left
+
+    def conjunction(self) -> Expr:
+        left = self.negation()
+        while self.accept("keyword", "and"):
+            left = Binary("and", left, self.negation())
+        return left
+
+    def negation(self) -> Expr:
+        if self.accept("keyword", "not"):
+            self.deeper()
+            try:
+                return Unary("not", self.negation())
+            finally:
+                self.depth -= 1
+        return self.predicate()
+
+    def predicate(self) -> Expr:
+        left = self.additive()
+        token = self.peek
+        if token.kind == "op" and token.text in ("=", "!=", "<>", "<", "<=", ">", ">="):
+            self.take()
+            op = "!=" if token.text == "<>" else token.text
+            return Binary(op, left, self.additive())
+        if self.accept("keyword", "is"):
+            negated = self.accept("keyword", "not")
+            self.expect("keyword", "null")
+            return IsNull(left, negated)
+        negated = self.accept("keyword", "not")
+        if self.accept("keyword", "in"):
+            return In(left, self.items(), negated)
+        if self.accept("keyword", "between"):
+            low = self.additive()
+            self.expect("keyword", "and")
+            return Between(left, low, self.additive(), negated)
+        if self.accept("keyword", "like"):
+            return Like(left, self.additive(), negated)
+        if negated:
+            raise self.error("expected IN, BETWEEN or LIKE after NOT")
+        return left
+
+    def items(self) -> tuple[Expr, ...]:
+        self.expect("op", "(")
+        found: list[Expr] = [self.expr()]
+        while self.accept("op", ","):
+            found.append(self.expr())
+            self.listed(list(found))
+        self.expect("op", ")")
+        return tuple(found)
+
+    def additive(self) -> Expr:
+        left = self.multiplicative()
+        while self.peek.kind == "op" and self.peek.text in ("+", "-"):
+            left = Binary(self.take().text, left, self.multiplicative())
+        return left
+
+    def multiplicative(self) -> Expr:
+        left = self.unary()
+        while self.peek.kind == "op" and self.peek.text in ("*", "/", "%"):
+            left = Binary(self.take().text, left, self.unary())
+        return left
+
+    def unary(self) -> Expr:
+        if self.accept("op", "-"):
+            self.deeper()
+            try:
+                operand = self.unary()
+            finally:
+                self.depth -= 1
+            if isinstance(operand, Literal) and isinstance(operand.value, int | float):
+                if not isinstance(operand.value, bool):
+                    return Literal(-operand.value)
+            return Unary("-", operand)
+        return self.primary()
+
+    def primary(self) -> Expr:
+        token = self.peek
+        if token.kind == "string":
+            self.take()
+            return Literal(token.text[1:-1].replace("''", "'"))
+        if token.kind == "number":
+            self.take()
+            return Literal(_number(token.text))
+        if token.kind == "keyword" and token.text in ("true", "false", "null"):
+            self.take()
+            return Literal(None if token.text == "null" else token.text == "true")
+        if self.accept("op", "("):
+            inner = self.expr()
+            self.expect("op", ")")
+            return inner
+        if token.kind == "name":
+            self.take()
+            if self.accept("op", "("):
+                return self.call(token.text.lower())
+            return Column(token.text)
+        raise self.error("expected a column, a value or a function")
+
+    def call(self, function: str) -> Call:
+        if function not in FUNCTIONS:
+            raise SoqlError(f"unknown function {function!r}")
+        self.deeper()
+        try:
+            if function == "count" and self.accept("op", "*"):
+                self.expect("op", ")")
+                return Call("count", (), star=True)
+            args = [self.expr()]
+            while self.accept("op", ","):
+                args.append(self.expr())
+                self.listed(list(args))
+            self.expect("op", ")")
+        finally:
+            self.depth -= 1
+        if len(args) != FUNCTIONS[function]:
+            raise SoqlError(f"{function} takes {FUNCTIONS[function]} argument(s)")
+        return Call(function, tuple(args))
+
+    # -- clauses
+    def select(self) -> tuple[Selected, ...]:
+        found = [self.selected()]
+        while self.accept("op", ","):
+            found.append(self.selected())
+            self.listed(list(found))
+        self.end()
+        return tuple(found)
+
+    def selected(self) -> Selected:
+        if self.accept("op", "*"):
+            return Selected(None)
+        expr = self.expr()
+        if self.accept("keyword", "as"):
+            return Selected(expr, self.expect("name").text)
+        return Selected(expr)
+
+    def order(self) -> tuple[Ordered, ...]:
+        found = []
+        while True:
+            expr = self.expr()
+            descending = self.accept("keyword", "desc")
+            if not descending:
+                self.accept("keyword", "asc")
+            found.append(Ordered(expr, descending))
+            self.listed(list(found))
+            if not self.accept("op", ","):
+                break
+        self.end()
+        return tuple(found)
+
+    def expressions(self) -> tuple[Expr, ...]:
+        found = [self.expr()]
+        while self.accept("op", ","):
+            found.append(self.expr())
+            self.listed(list(found))
+        self.end()
+        return tuple(found)
+
+
+def _number(text: str) -> int | float:
+    if re.fullmatch(r"\d+", text):
+        if len(text) > 19 or int(text) > _INT64_MAX:
+            raise SoqlError("a number in the query is too large")
+        return int(text)
+    number = float(text)
+    if not math.isfinite(number):
+        raise SoqlError("a number in the query is too large")
+    return number
+
+
+def parse_select(text: str) -> tuple[Selected, ...]:
+    return _Parser(text).select()
+
+
+def parse_expression(text: str) -> Expr:
+    """A ``$where`` or ``$having`` condition."""
+    parser = _Parser(text)
+    found = parser.expr()
+    parser.end()
+    return found
+
+
+def parse_order(text: str) -> tuple[Ordered, ...]:
+    return _Parser(text).order()
+
+
+def parse_group(text: str) -> tuple[Expr, ...]:
+    return _Parser(text).expressions()
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and every expression inside it."""
+    pending = [expr]
+    while pending:
+        node = pending.pop()
+        yield node
+        match node:
+            case Call(args=args):
+                pending.extend(args)
+            case Unary(operand=operand) | IsNull(operand=operand):
+                pending.append(operand)
+            case Binary(left=left, right=right):
+                pending.extend((left, right))
+            case In(operand=operand, items=items):
+                pending.extend((operand, *items))
+            case Between(operand=operand, low=low, high=high):
+                pending.extend((operand, low, high))
+            case Like(operand=operand, pattern=pattern):
+                pending.extend((operand, pattern))
+
+
+def has_aggregate(expr: Expr) -> bool:
+    return any(isinstance(n, Call) and n.function in AGGREGATES for n in walk(expr))
