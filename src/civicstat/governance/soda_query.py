@@ -240,10 +240,8 @@ def _full_text(table: ir.Table, q: str) -> ir.BooleanValue:
 
 
 def _aliased(expr: Expr, aliases: dict[str, Expr]) -> Expr:
-    """``expr`` with a bare alias of ``$select`` replaced by what it names."""
-    if isinstance(expr, Column) and expr.name in aliases:
-        return aliases[expr.name]
-    return expr
+    """``expr`` with each alias of ``$select`` replaced by what it names."""
+    return soql.substitute(expr, aliases)
 
 
 def _name_of(expr: Expr, position: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MAX_TEXT = 4_000  # characters in one parameter
 MAX_DEPTH = 24  # nesting of parentheses, functions and operators
@@ -422,6 +422,31 @@ def walk(expr: Expr) -> Iterator[Expr]:
                 pending.extend((operand, low, high))
             case Like(operand=operand, pattern=pattern):
                 pending.extend((operand, pattern))
+
+
+def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
+    """``expr`` with each bare column named in ``names`` replaced by what it names."""
+    match expr:
+        case Column(name=name):
+            return names.get(name, expr)
+        case Literal():
+            return expr
+        case Call(args=args):
+            return replace(expr, args=tuple(substitute(a, names) for a in args))
+        case Unary(operand=operand) | IsNull(operand=operand):
+            return replace(expr, operand=substitute(operand, names))
+        case Binary(left=left, right=right):
+            return replace(expr, left=substitute(left, names), right=substitute(right, names))
+        case In(operand=operand, items=items):
+            items = tuple(substitute(i, names) for i in items)
+            return replace(expr, operand=substitute(operand, names), items=items)
+        case Between(operand=operand, low=low, high=high):
+            parts = (substitute(p, names) for p in (operand, low, high))
+            return replace(expr, **dict(zip(("operand", "low", "high"), parts, strict=True)))
+        case Like(operand=operand, pattern=pattern):
+            pattern = substitute(pattern, names)
+            return replace(expr, operand=substitute(operand, names), pattern=pattern)
+    return expr  # pragma: no cover
 
 
 def has_aggregate(expr: Expr) -> bool:
