@@ -72,7 +72,8 @@ def test_cells_a_spreadsheet_would_run_are_quoted(web: TestClient) -> None:
         assert got[place_id]["note"] == ("'" + note if formula else note)
         assert got[place_id]["visits"] == str(visits)  # a negative number stays a number
     assert got["P1"]["longitude"] == "-122.41"
-    assert SECRET_NAME not in text and "owner_name" not in text
+    assert SECRET_NAME not in text
+    assert "owner_name" not in text
 
 
 def test_a_download_is_not_capped_and_reads_in_bounded_batches(
@@ -83,10 +84,12 @@ def test_a_download_is_not_capped_and_reads_in_bounded_batches(
     for batch in download.batches:
         sizes.append(batch.num_rows)
         ids += batch.column("row_id").to_pylist()
-    assert max(sizes) == 4_096 and sum(sizes) == BIG
+    assert max(sizes) == 4_096
+    assert sum(sizes) == BIG
     assert sorted(ids) == [f"R{i:06d}" for i in range(BIG)]  # each row once
     lines = web.get("/portal/datasets/big/rows.csv").text.splitlines()
-    assert len(lines) == BIG + 1 and len(set(lines)) == BIG + 1
+    assert len(lines) == BIG + 1
+    assert len(set(lines)) == BIG + 1
 
 
 def test_caching_headers_come_from_the_data_version(web: TestClient, example_ctx: Context) -> None:
@@ -94,11 +97,16 @@ def test_caching_headers_come_from_the_data_version(web: TestClient, example_ctx
     response = web.get("/portal/datasets/service_requests/rows.json")
     assert response.headers["ETag"] == f'"{found.etag}"'
     assert found.modified is not None
-    assert response.headers["Last-Modified"] == found.modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    http_date = found.modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert response.headers["Last-Modified"] == http_date
     assert 'filename="service_requests.json"' in response.headers["Content-Disposition"]
 
 
 def test_unknown_formats_and_datasets_are_404s(web: TestClient) -> None:
-    for path in ("/portal/datasets/service_requests/rows.xlsx", "/api/views/service_requests/rows.parquet",
-                 "/portal/datasets/staff_notes/rows.csv", "/portal/datasets/nope/rows.json"):  # fmt: skip
+    for path in (
+        "/portal/datasets/service_requests/rows.xlsx",
+        "/api/views/service_requests/rows.parquet",
+        "/portal/datasets/staff_notes/rows.csv",
+        "/portal/datasets/nope/rows.json",
+    ):
         assert web.get(path).status_code == 404, path

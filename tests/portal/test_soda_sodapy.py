@@ -51,12 +51,18 @@ def test_get_with_where_select_order_limit(client: Socrata, example_root: Path) 
     ]  # fmt: skip
     rows.sort(key=lambda r: r["created_at"], reverse=True)
     assert got == [
-        {"request_id": r["request_id"], "district": "north", "created_at": _soda_time(r["created_at"])}
+        {
+            "request_id": r["request_id"],
+            "district": "north",
+            "created_at": _soda_time(r["created_at"]),
+        }
         for r in rows[:5]
     ]
 
 
-def test_get_returns_every_public_column_and_omits_nulls(client: Socrata, example_root: Path) -> None:
+def test_get_returns_every_public_column_and_omits_nulls(
+    client: Socrata, example_root: Path
+) -> None:
     got = client.get("service_requests", where="closed_at IS NULL", order="request_id")
     expected = sorted(
         (r for r in requests_csv(example_root) if not r["closed_at"]), key=lambda r: r["request_id"]
@@ -107,7 +113,8 @@ def test_get_metadata_describes_the_public_columns(client: Socrata) -> None:
     assert meta["name"] == "311 service requests"
     assert [c["fieldName"] for c in meta["columns"]] == PUBLIC_REQUEST_COLUMNS
     types = {c["fieldName"]: c["dataTypeName"] for c in meta["columns"]}
-    assert types["created_at"] == "floating_timestamp" and types["district"] == "text"
+    assert types["created_at"] == "floating_timestamp"
+    assert types["district"] == "text"
     places = client.get_metadata("places")
     assert "owner_name" not in [c["fieldName"] for c in places["columns"]]
 

@@ -56,7 +56,7 @@ class Values:
         value = self.value(expr)
         if not value.type().is_boolean():
             raise SoqlError("a condition must be true or false, not a value")
-        return value  # type: ignore[return-value]
+        return value
 
     def value(self, expr: Expr, like: dtypes.DataType | None = None) -> ir.Value:
         if self.resolved is not None and expr in self.resolved:
@@ -121,7 +121,7 @@ class Values:
         if not (left.type().is_numeric() and right.type().is_numeric()):
             raise SoqlError(f"{expr.op} works on numbers only")
         a, b = left, right
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "%": a % b}[expr.op]  # type: ignore[operator]
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "%": a % b}[expr.op]
 
     def pair(self, a: Expr, b: Expr) -> tuple[ir.Value, ir.Value]:
         """Two operands, a literal read as the type of the other side."""
@@ -135,13 +135,13 @@ class Values:
         value = self.value(expr)
         if not value.type().is_numeric():
             raise SoqlError("expected a number")
-        return value  # type: ignore[return-value]
+        return value
 
     def text(self, expr: Expr) -> ir.StringValue:
         value = self.value(expr, dtypes.string)
         if not value.type().is_string():
             raise SoqlError("expected text")
-        return value  # type: ignore[return-value]
+        return value
 
     def call(self, call: Call) -> ir.Value:
         name, args = call.function, call.args
@@ -151,7 +151,7 @@ class Values:
             value = self.value(args[0])
             if not (value.type().is_timestamp() or value.type().is_date()):
                 raise SoqlError(f"{name} works on dates and times only")
-            return value.truncate(_TRUNCATE[name])  # type: ignore[attr-defined]
+            return value.truncate(_TRUNCATE[name])
         if name == "starts_with":
             return self.text(args[0]).startswith(self.text(args[1]))
         if name == "upper":
@@ -163,7 +163,9 @@ class Values:
         if call.star:
             return self.table.count()
         inner = Values(self.table)
-        if any(isinstance(n, Call) and n.function in soql.AGGREGATES for n in soql.walk(call.args[0])):
+        if any(
+            isinstance(n, Call) and n.function in soql.AGGREGATES for n in soql.walk(call.args[0])
+        ):
             raise SoqlError("an aggregate cannot hold another aggregate")
         value = inner.value(call.args[0])
         if call.function == "count":
@@ -217,7 +219,7 @@ def _number(value: str | int | float | bool, like: dtypes.DataType) -> int | flo
     if like.is_integer():
         if isinstance(value, float):
             return value  # compared as a number; the engine widens the column
-        bounds = like.bounds  # type: ignore[attr-defined]
+        bounds = like.bounds
         if not bounds.lower <= value <= bounds.upper:
             raise ValueError
     return value

@@ -11,13 +11,38 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from civicstat.governance.soql_tree import (
+    AGGREGATES,
+    Between,
+    Binary,
+    Call,
+    Column,
+    Expr,
+    In,
+    IsNull,
+    Like,
+    Literal,
+    Ordered,
+    Selected,
+    SoqlError,
+    Unary,
+    has_aggregate,
+    substitute,
+    walk,
+)
+
+__all__ = [
+    "AGGREGATES", "FUNCTIONS", "MAX_DEPTH", "MAX_ITEMS", "MAX_TEXT", "Between", "Binary",
+    "Call", "Column", "Expr", "In", "IsNull", "Like", "Literal", "Ordered", "Selected",
+    "SoqlError", "Unary", "has_aggregate", "parse_expression", "parse_group", "parse_order",
+    "parse_select", "substitute", "walk",
+]  # fmt: skip
 
 MAX_TEXT = 4_000  # characters in one parameter
 MAX_DEPTH = 24  # nesting of parentheses, functions and operators
 MAX_ITEMS = 500  # items in a list: select, order, group, IN (...)
-AGGREGATES = {"count", "sum", "avg", "min", "max"}
 # Functions and their number of arguments.
 FUNCTIONS = {
     **dict.fromkeys(AGGREGATES, 1),
@@ -41,85 +66,6 @@ _TOKEN = re.compile(
 )
 _NAME_LENGTH = 63
 _INT64_MAX = 2**63 - 1
-
-
-class SoqlError(ValueError):
-    """A query that cannot be read; the message says where, never with a value it holds."""
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Literal:
-    value: str | int | float | bool | None  # text, number, boolean or null
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    function: str
-    args: tuple[Expr, ...]
-    star: bool = False  # count(*)
-
-
-@dataclass(frozen=True, slots=True)
-class Unary:
-    op: str  # "not" or "-"
-    operand: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Binary:
-    op: str  # = != < <= > >= and or + - * / %
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class IsNull:
-    operand: Expr
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class In:
-    operand: Expr
-    items: tuple[Expr, ...]
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Between:
-    operand: Expr
-    low: Expr
-    high: Expr
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Like:
-    operand: Expr
-    pattern: Expr
-    negated: bool
-
-
-Expr = Column | Literal | Call | Unary | Binary | IsNull | In | Between | Like
-
-
-@dataclass(frozen=True, slots=True)
-class Selected:
-    """One item of ``$select``: an expression and its alias; ``expr`` None is ``*``."""
-
-    expr: Expr | None
-    alias: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ordered:
-    expr: Expr
-    descending: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +231,9 @@ class _Parser:
                 operand = self.unary()
             finally:
                 self.depth -= 1
-            if isinstance(operand, Literal) and isinstance(operand.value, int | float):
-                if not isinstance(operand.value, bool):
-                    return Literal(-operand.value)
+            number = operand.value if isinstance(operand, Literal) else None
+            if isinstance(number, int | float) and not isinstance(number, bool):
+                return Literal(-number)
             return Unary("-", operand)
         return self.primary()
 
@@ -401,53 +347,3 @@ def parse_order(text: str) -> tuple[Ordered, ...]:
 
 def parse_group(text: str) -> tuple[Expr, ...]:
     return _Parser(text).expressions()
-
-
-def walk(expr: Expr) -> Iterator[Expr]:
-    """``expr`` and every expression inside it."""
-    pending = [expr]
-    while pending:
-        node = pending.pop()
-        yield node
-        match node:
-            case Call(args=args):
-                pending.extend(args)
-            case Unary(operand=operand) | IsNull(operand=operand):
-                pending.append(operand)
-            case Binary(left=left, right=right):
-                pending.extend((left, right))
-            case In(operand=operand, items=items):
-                pending.extend((operand, *items))
-            case Between(operand=operand, low=low, high=high):
-                pending.extend((operand, low, high))
-            case Like(operand=operand, pattern=pattern):
-                pending.extend((operand, pattern))
-
-
-def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
-    """``expr`` with each bare column named in ``names`` replaced by what it names."""
-    match expr:
-        case Column(name=name):
-            return names.get(name, expr)
-        case Literal():
-            return expr
-        case Call(args=args):
-            return replace(expr, args=tuple(substitute(a, names) for a in args))
-        case Unary(operand=operand) | IsNull(operand=operand):
-            return replace(expr, operand=substitute(operand, names))
-        case Binary(left=left, right=right):
-            return replace(expr, left=substitute(left, names), right=substitute(right, names))
-        case In(operand=operand, items=items):
-            items = tuple(substitute(i, names) for i in items)
-            return replace(expr, operand=substitute(operand, names), items=items)
-        case Between(operand=operand, low=low, high=high):
-            parts = (substitute(p, names) for p in (operand, low, high))
-            return replace(expr, **dict(zip(("operand", "low", "high"), parts, strict=True)))
-        case Like(operand=operand, pattern=pattern):
-            pattern = substitute(pattern, names)
-            return replace(expr, operand=substitute(operand, names), pattern=pattern)
-    return expr  # pragma: no cover
-
-
-def has_aggregate(expr: Expr) -> bool:
-    return any(isinstance(n, Call) and n.function in AGGREGATES for n in walk(expr))

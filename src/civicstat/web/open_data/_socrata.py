@@ -76,7 +76,9 @@ def csv_line(cells: Iterable[Any]) -> str:
     return ",".join(quoted) + "\n"
 
 
-def soda_headers(dataset: PublicDataset, columns: Sequence[str], types: Sequence[str]) -> dict[str, str]:
+def soda_headers(
+    dataset: PublicDataset, columns: Sequence[str], types: Sequence[str]
+) -> dict[str, str]:
     headers = {
         "X-SODA2-Fields": json.dumps(list(columns)),
         "X-SODA2-Types": json.dumps(list(types)),
@@ -109,7 +111,9 @@ def point_columns(columns: Sequence[str], types: Sequence[str]) -> tuple[str, st
     return (latitude, longitude) if latitude and longitude else None
 
 
-def feature(row: Mapping[str, Any], columns: Sequence[str], point: tuple[str, str]) -> dict[str, Any]:
+def feature(
+    row: Mapping[str, Any], columns: Sequence[str], point: tuple[str, str]
+) -> dict[str, Any]:
     latitude, longitude = row.get(point[0]), row.get(point[1])
     geometry = None
     if isinstance(latitude, int | float) and isinstance(longitude, int | float):

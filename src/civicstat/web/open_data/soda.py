@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -157,4 +158,3 @@ def _text_matches(dataset: PublicDataset, q: str) -> bool:
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
-
