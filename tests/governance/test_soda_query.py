@@ -147,3 +147,19 @@ def test_any_query_compiles_or_raises_a_soql_error(
     for params in ([("$where", where)], [("$select", select), ("$group", group)]):
         with contextlib.suppress(SoqlError):
             compile_request(table, read_request(params), k=3, stable=())
+
+
+def test_the_deepest_accepted_queries_run_and_deeper_ones_are_refused(
+    con: Any, table: ibis.Table
+) -> None:
+    # 300 conditions joined by OR: balanced into a shallow tree, so accepted and run.
+    many = " OR ".join(f"n = {i}" for i in range(300))
+    assert len(run(con, table, where=many)) == 7
+    # Nesting just under each limit runs without a RecursionError anywhere below.
+    nested = "(" * 20 + "n" + " + 1)" * 20 + " > 0"
+    assert len(run(con, table, where=nested)) == 7
+    chain = " + ".join(["n"] * 30) + " > 0"
+    assert len(run(con, table, where=chain)) == 7
+    for deeper in (" + ".join(["n"] * 60) + " > 0", "upper(" * 30 + "kind" + ")" * 30 + " = 'A'"):
+        with pytest.raises(SoqlError, match="too"):
+            run(con, table, where=deeper)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from civicstat.governance.soql import (
     Unary,
 )
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _ARITHMETIC = {"+", "-", "*", "/", "%"}
 _TRUNCATE = {"date_trunc_y": "Y", "date_trunc_ym": "M", "date_trunc_ymd": "D"}
@@ -49,7 +51,9 @@ class Values:
         if self.resolved is not None:
             raise SoqlError(f"column {name!r} must be in $group or inside an aggregate")
         if name not in self.table.columns:
-            raise SoqlError(f"no such column: {name!r}")
+            # A name is repeated only when it could be one: a filter's name may be anything.
+            said = f": {name!r}" if _NAME.match(name) else ""
+            raise SoqlError(f"no such column{said}")
         return self.table[name]
 
     def condition(self, expr: Expr) -> ir.BooleanValue:

@@ -44,7 +44,7 @@ class Request:
     offset: int = 0
 
 
-def read_request(params: Iterable[tuple[str, str]], *, paged: bool = True) -> Request:
+def read_request(params: Iterable[tuple[str, str]]) -> Request:
     """The request the query string's ``params`` make. ``$$`` parameters (app tokens,
     system fields) are ignored; any other unknown ``$`` parameter is refused."""
     found: dict[str, str] = {}
@@ -54,7 +54,7 @@ def read_request(params: Iterable[tuple[str, str]], *, paged: bool = True) -> Re
             continue
         if name.startswith("$"):
             if name not in _CLAUSES:
-                raise SoqlError(f"unknown parameter {name[:40]!r}")
+                raise SoqlError(f"unknown parameter: SODA's are {', '.join(sorted(_CLAUSES))}")
             if name in found:
                 raise SoqlError(f"parameter {name} given twice")
             found[name] = value
@@ -71,20 +71,17 @@ def read_request(params: Iterable[tuple[str, str]], *, paged: bool = True) -> Re
         having=soql.parse_expression(text["$having"]) if "$having" in text else None,
         q=found.get("$q") or None,
         filters=tuple(filters),
-        limit=_whole(text.get("$limit"), "$limit", DEFAULT_LIMIT, 0, MAX_LIMIT if paged else None),
+        limit=_whole(text.get("$limit"), "$limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
         offset=_whole(text.get("$offset"), "$offset", 0, 0, MAX_OFFSET),
     )
 
 
-def _whole(text: str | None, name: str, default: int, low: int, high: int | None) -> int:
+def _whole(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None:
         return default
-    if not text.strip().isdigit() or len(text.strip()) > 19:
-        raise SoqlError(f"{name} must be a whole number")
-    number = int(text.strip())
-    if number < low or (high is not None and number > high):
-        raise SoqlError(f"{name} must be between {low} and {high:,}" if high else f"{name}")
-    return number
+    if not text.strip().isdigit() or len(text.strip()) > 19 or not low <= int(text) <= high:
+        raise SoqlError(f"{name} must be a whole number between {low} and {high:,}")
+    return int(text)
 
 
 @dataclass

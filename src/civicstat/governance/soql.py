@@ -28,20 +28,23 @@ from civicstat.governance.soql_tree import (
     Selected,
     SoqlError,
     Unary,
+    balanced,
+    depth,
     has_aggregate,
     substitute,
     walk,
 )
 
 __all__ = [
-    "AGGREGATES", "FUNCTIONS", "MAX_DEPTH", "MAX_ITEMS", "MAX_TEXT", "Between", "Binary",
-    "Call", "Column", "Expr", "In", "IsNull", "Like", "Literal", "Ordered", "Selected",
-    "SoqlError", "Unary", "has_aggregate", "parse_expression", "parse_group", "parse_order",
-    "parse_select", "substitute", "walk",
+    "AGGREGATES", "FUNCTIONS", "MAX_DEPTH", "MAX_ITEMS", "MAX_TEXT", "MAX_TREE_DEPTH",
+    "Between", "Binary", "Call", "Column", "Expr", "In", "IsNull", "Like", "Literal",
+    "Ordered", "Selected", "SoqlError", "Unary", "balanced", "depth", "has_aggregate",
+    "parse_expression", "parse_group", "parse_order", "parse_select", "substitute", "walk",
 ]  # fmt: skip
 
 MAX_TEXT = 4_000  # characters in one parameter
 MAX_DEPTH = 24  # nesting of parentheses, functions and operators
+MAX_TREE_DEPTH = 40  # levels of the parsed tree, operators in a row included
 MAX_ITEMS = 500  # items in a list: select, order, group, IN (...)
 # Functions and their number of arguments.
 FUNCTIONS = {
@@ -159,16 +162,16 @@ class _Parser:
             self.depth -= 1
 
     def disjunction(self) -> Expr:
-        left = self.conjunction()
+        found = [self.conjunction()]
         while self.accept("keyword", "or"):
-            left = Binary("or", left, self.conjunction())
-        return left
+            found.append(self.conjunction())
+        return balanced("or", found)
 
     def conjunction(self) -> Expr:
-        left = self.negation()
+        found = [self.negation()]
         while self.accept("keyword", "and"):
-            left = Binary("and", left, self.negation())
-        return left
+            found.append(self.negation())
+        return balanced("and", found)
 
     def negation(self) -> Expr:
         if self.accept("keyword", "not"):
@@ -329,8 +332,17 @@ def _number(text: str) -> int | float:
     return number
 
 
+def _shallow(expr: Expr) -> Expr:
+    """``expr``, once its tree is shallow enough for the compiler and the engine (long
+    chains of AND or OR are balanced, so they stay shallow)."""
+    if depth(expr) > MAX_TREE_DEPTH:
+        raise SoqlError(f"query nested too deeply: at most {MAX_TREE_DEPTH} levels")
+    return expr
+
+
 def parse_select(text: str) -> tuple[Selected, ...]:
-    return _Parser(text).select()
+    found = _Parser(text).select()
+    return tuple(Selected(_shallow(s.expr), s.alias) if s.expr else s for s in found)
 
 
 def parse_expression(text: str) -> Expr:
@@ -338,12 +350,12 @@ def parse_expression(text: str) -> Expr:
     parser = _Parser(text)
     found = parser.expr()
     parser.end()
-    return found
+    return _shallow(found)
 
 
 def parse_order(text: str) -> tuple[Ordered, ...]:
-    return _Parser(text).order()
+    return tuple(Ordered(_shallow(o.expr), o.descending) for o in _Parser(text).order())
 
 
 def parse_group(text: str) -> tuple[Expr, ...]:
-    return _Parser(text).expressions()
+    return tuple(_shallow(e) for e in _Parser(text).expressions())

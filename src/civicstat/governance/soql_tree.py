@@ -95,19 +95,7 @@ def walk(expr: Expr) -> Iterator[Expr]:
     while pending:
         node = pending.pop()
         yield node
-        match node:
-            case Call(args=args):
-                pending.extend(args)
-            case Unary(operand=operand) | IsNull(operand=operand):
-                pending.append(operand)
-            case Binary(left=left, right=right):
-                pending.extend((left, right))
-            case In(operand=operand, items=items):
-                pending.extend((operand, *items))
-            case Between(operand=operand, low=low, high=high):
-                pending.extend((operand, low, high))
-            case Like(operand=operand, pattern=pattern):
-                pending.extend((operand, pattern))
+        pending.extend(_children(node))
 
 
 def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
@@ -133,6 +121,42 @@ def substitute(expr: Expr, names: dict[str, Expr]) -> Expr:
             pattern = substitute(pattern, names)
             return replace(expr, operand=substitute(operand, names), pattern=pattern)
     return expr  # pragma: no cover
+
+
+def balanced(op: str, operands: list[Expr]) -> Expr:
+    """``a AND b AND c AND d`` as ``(a AND b) AND (c AND d)``: the same condition, with a
+    tree as shallow as it can be."""
+    if len(operands) == 1:
+        return operands[0]
+    middle = len(operands) // 2
+    return Binary(op, balanced(op, operands[:middle]), balanced(op, operands[middle:]))
+
+
+def depth(expr: Expr) -> int:
+    """The levels of ``expr``'s tree, counted without recursion."""
+    deepest, pending = 0, [(expr, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in _children(node))
+    return deepest
+
+
+def _children(node: Expr) -> list[Expr]:
+    match node:
+        case Call(args=args):
+            return list(args)
+        case Unary(operand=operand) | IsNull(operand=operand):
+            return [operand]
+        case Binary(left=left, right=right):
+            return [left, right]
+        case In(operand=operand, items=items):
+            return [operand, *items]
+        case Between(operand=operand, low=low, high=high):
+            return [operand, low, high]
+        case Like(operand=operand, pattern=pattern):
+            return [operand, pattern]
+    return []
 
 
 def has_aggregate(expr: Expr) -> bool:
