@@ -138,8 +138,15 @@ def test_request_defaults_and_bounds() -> None:
         (("district", "north"),),
     )
     assert read_request([("$limit", str(MAX_LIMIT))]).limit == MAX_LIMIT
-    for bad in ([("$limit", str(MAX_LIMIT + 1))], [("$offset", "-1")], [("$limit", "1e3")],
-                [("$nope", "1")], [("$where", "a=1"), ("$where", "b=1")]):  # fmt: skip
+    refused = [
+        [("$limit", str(MAX_LIMIT + 1))],
+        [("$offset", "-1")],
+        [("$limit", "1e3")],
+        [("$limit", "²")],
+        [("$nope", "1")],
+        [("$where", "a=1"), ("$where", "b=1")],
+    ]
+    for bad in refused:
         with pytest.raises(SoqlError):
             read_request(bad)
 

@@ -11,6 +11,7 @@ count cannot be found out by filtering or sorting on it either.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 50_000
 MAX_OFFSET = 2**63 - 1
 _CLAUSES = {"$select", "$where", "$order", "$group", "$having", "$limit", "$offset", "$q"}
+_WHOLE = re.compile(r"[0-9]{1,19}")
 _HIDDEN = "__soda_"
 _N = _HIDDEN + "n"
 
@@ -79,7 +81,7 @@ def read_request(params: Iterable[tuple[str, str]]) -> Request:
 def _whole(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None:
         return default
-    if not text.strip().isdigit() or len(text.strip()) > 19 or not low <= int(text) <= high:
+    if not _WHOLE.fullmatch(text.strip()) or not low <= int(text) <= high:
         raise SoqlError(f"{name} must be a whole number between {low} and {high:,}")
     return int(text)
 

@@ -124,7 +124,7 @@ def catalog(request: Request, ctx: Ctx) -> Response:
 def _bounded(text: str | None, default: int, high: int, name: str) -> int:
     if text is None or not text.strip():
         return default
-    if not text.strip().isdigit() or len(text.strip()) > 10 or int(text) > high:
+    if not re.fullmatch(r"[0-9]{1,10}", text.strip()) or int(text) > high:
         raise InvalidInput(f"{name} must be a whole number up to {high:,}")
     return int(text)
 
