@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civicstat.governance import soql
-from civicstat.governance.soda_query import DEFAULT_LIMIT, MAX_LIMIT, read_request
+from civicstat.governance.soda_query import DEFAULT_LIMIT, MAX_LIMIT, read_request, split_query
 from civicstat.governance.soql import (
     Between,
     Binary,
@@ -191,3 +191,27 @@ def test_any_text_parses_or_raises_a_soql_error(text: str) -> None:
 def test_any_query_string_reads_or_raises_a_soql_error(params: list[tuple[str, str]]) -> None:
     with contextlib.suppress(SoqlError):
         read_request(params)
+
+
+def test_query_is_one_statement_of_every_clause() -> None:
+    text = (
+        "SELECT a, count(*) AS n WHERE (a = 'order by') AND `limit` > 1 GROUP BY a "
+        "HAVING count(*) > 2 ORDER BY n DESC LIMIT 5 OFFSET 10 SEARCH 'it''s'"
+    )
+    assert split_query(text) == {
+        "$select": "a, count(*) AS n",
+        "$where": "(a = 'order by') AND `limit` > 1",
+        "$group": "a",
+        "$having": "count(*) > 2",
+        "$order": "n DESC",
+        "$limit": "5",
+        "$offset": "10",
+        "$q": "it's",
+    }
+    request = read_request([("$query", "select * where x = 1 limit 3"), ("district", "n")])
+    assert (request.where, request.limit) == (Binary("=", Column("x"), Literal(1)), 3)
+    for bad in ("a = 1", "SELECT a SELECT b", "SEARCH 1"):
+        with pytest.raises(SoqlError):
+            split_query(bad)
+    with pytest.raises(SoqlError, match="alone"):
+        read_request([("$query", "select *"), ("$where", "a = 1")])

@@ -97,6 +97,16 @@ def test_grouped_counts_pass_suppression(client: Socrata, example_root: Path) ->
     assert any(n < K for n in counts.values())  # the test does hide some cells
 
 
+def test_a_whole_query_in_one_statement(client: Socrata, example_root: Path) -> None:
+    got = client.get(
+        "service_requests",
+        query="SELECT district, count(*) AS n WHERE district != 'west' GROUP BY district "
+        "ORDER BY district LIMIT 3",
+    )
+    counts = Counter(r["district"] for r in requests_csv(example_root) if r["district"] != "west")
+    assert got == [{"district": d, "n": str(n)} for d, n in sorted(counts.items())[:3]]
+
+
 def test_csv_with_simple_filter_and_full_text(client: Socrata, example_root: Path) -> None:
     got = client.get("service_requests", content_type="csv", district="east", q="GRAFFITI")
     expected = [

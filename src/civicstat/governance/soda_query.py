@@ -26,6 +26,7 @@ DEFAULT_LIMIT = 1_000
 MAX_LIMIT = 50_000
 MAX_OFFSET = 2**63 - 1
 _CLAUSES = {"$select", "$where", "$order", "$group", "$having", "$limit", "$offset", "$q"}
+_CLAUSES |= {"$query"}
 _WHOLE = re.compile(r"[0-9]{1,19}")
 _HIDDEN = "__soda_"
 _N = _HIDDEN + "n"
@@ -64,6 +65,10 @@ def read_request(params: Iterable[tuple[str, str]]) -> Request:
             filters.append((name, value))
             if len(filters) > soql.MAX_ITEMS:
                 raise SoqlError(f"too many filters: at most {soql.MAX_ITEMS}")
+    if "$query" in found:
+        if len(found) > 1:
+            raise SoqlError("$query stands alone: put every clause in it")
+        found = split_query(found["$query"])
     text = {k: v for k, v in found.items() if v.strip()}
     return Request(
         select=soql.parse_select(text["$select"]) if "$select" in text else None,
@@ -76,6 +81,47 @@ def read_request(params: Iterable[tuple[str, str]]) -> Request:
         limit=_whole(text.get("$limit"), "$limit", DEFAULT_LIMIT, 0, MAX_LIMIT),
         offset=_whole(text.get("$offset"), "$offset", 0, 0, MAX_OFFSET),
     )
+
+
+_QUERY_CLAUSES = {
+    "select": "$select", "where": "$where", "group": "$group", "having": "$having",
+    "order": "$order", "limit": "$limit", "offset": "$offset", "search": "$q",
+}  # fmt: skip
+
+
+def split_query(text: str) -> dict[str, str]:
+    """``$query``'s one statement (``SELECT … WHERE … GROUP BY … HAVING … ORDER BY …
+    LIMIT … OFFSET … SEARCH '…'``) as the parameters it stands for. A column named like
+    a clause is written in backquotes."""
+    found: dict[str, str] = {}
+    scanned = soql.tokens(text)
+    depth, clause, start = 0, None, 0
+    for at, token in enumerate(scanned):
+        depth += {"(": 1, ")": -1}.get(token.text, 0) if token.kind == "op" else 0
+        word = token.text.lower() if token.kind == "name" else ""
+        plain = token.kind == "name" and text[token.at] != "`"
+        following = scanned[at + 1].text.lower() if at + 1 < len(scanned) else ""
+        starts = plain and depth == 0 and word in _QUERY_CLAUSES
+        if starts and word in ("group", "order") and following != "by":
+            starts = False
+        if starts or token.kind == "end":
+            if clause is not None:
+                found[clause] = text[start : token.at].strip()
+            elif token.at > 0 and text[: token.at].strip():
+                raise SoqlError("$query must start with a clause such as SELECT or WHERE")
+            if token.kind == "end":
+                break
+            clause = _QUERY_CLAUSES[word]
+            if clause in found:
+                raise SoqlError(f"$query has {word.upper()} twice")
+            skip = 2 if word in ("group", "order") else 1
+            start = scanned[at + skip].at if at + skip < len(scanned) else len(text)
+    if "$q" in found:
+        literal = soql.parse_expression(found["$q"])
+        if not isinstance(literal, soql.Literal) or not isinstance(literal.value, str):
+            raise SoqlError("SEARCH takes a quoted text")
+        found["$q"] = literal.value
+    return found
 
 
 def _whole(text: str | None, name: str, default: int, low: int, high: int) -> int:

@@ -38,8 +38,9 @@ from civicstat.governance.soql_tree import (
 __all__ = [
     "AGGREGATES", "FUNCTIONS", "MAX_DEPTH", "MAX_ITEMS", "MAX_TEXT", "MAX_TREE_DEPTH",
     "Between", "Binary", "Call", "Column", "Expr", "In", "IsNull", "Like", "Literal",
-    "Ordered", "Selected", "SoqlError", "Unary", "balanced", "depth", "has_aggregate",
-    "parse_expression", "parse_group", "parse_order", "parse_select", "substitute", "walk",
+    "Ordered", "Selected", "SoqlError", "Token", "Unary", "balanced", "depth", "has_aggregate",
+    "parse_expression", "parse_group", "parse_order", "parse_select", "substitute", "tokens",
+    "walk",
 ]  # fmt: skip
 
 MAX_TEXT = 4_000  # characters in one parameter
@@ -72,13 +73,13 @@ _INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
-class _Token:
+class Token:
     kind: str  # string, number, name, keyword, op, end
     text: str
     at: int
 
 
-def _tokens(text: str) -> list[_Token]:
+def tokens(text: str) -> list[Token]:
     if len(text) > MAX_TEXT:
         raise SoqlError(f"query too long: at most {MAX_TEXT:,} characters a parameter")
     found, at = [], 0
@@ -86,7 +87,7 @@ def _tokens(text: str) -> list[_Token]:
         while at < len(text) and text[at].isspace():
             at += 1
         if at == len(text):
-            found.append(_Token("end", "", at))
+            found.append(Token("end", "", at))
             return found
         match = _TOKEN.match(text, at)
         if match is None or match.lastgroup is None:
@@ -100,7 +101,7 @@ def _tokens(text: str) -> list[_Token]:
                 kind, word = "keyword", word.lower()
             if len(word) > _NAME_LENGTH:
                 raise SoqlError(f"a name at character {at + 1} is too long")
-        found.append(_Token(kind, word, start))
+        found.append(Token(kind, word, start))
         at = match.end()
 
 
@@ -108,16 +109,16 @@ class _Parser:
     """Recursive descent over the tokens, counting depth so nesting stays bounded."""
 
     def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
+        self.tokens = tokens(text)
         self.at = 0
         self.depth = 0
 
     # -- tokens
     @property
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         return self.tokens[self.at]
 
-    def take(self) -> _Token:
+    def take(self) -> Token:
         token = self.tokens[self.at]
         self.at = min(self.at + 1, len(self.tokens) - 1)
         return token
@@ -129,7 +130,7 @@ class _Parser:
             return True
         return False
 
-    def expect(self, kind: str, text: str | None = None) -> _Token:
+    def expect(self, kind: str, text: str | None = None) -> Token:
         token = self.peek
         if token.kind != kind or (text is not None and token.text != text):
             raise self.error(f"expected {text or kind}")
