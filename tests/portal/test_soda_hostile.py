@@ -175,3 +175,12 @@ def test_headers_say_fields_types_and_version(web: TestClient, example_ctx: Cont
     assert response.headers["Last-Modified"].endswith(" GMT")
     first = response.json()[0]
     assert first == {"place_id": "P1", "visits": "12", "active": True, "latitude": "37.77"}
+
+
+def test_a_resource_without_extension_is_json(web: TestClient) -> None:
+    plain = web.get("/resource/places?$select=place_id&$order=place_id&$limit=2")
+    assert plain.json() == [{"place_id": "P1"}, {"place_id": "P2"}]
+    assert (
+        plain.json()
+        == web.get("/resource/places.json?$select=place_id&$order=place_id&$limit=2").json()
+    )

@@ -35,21 +35,27 @@ _MEDIA = {
 }
 
 
-@router.get("/portal/datasets/{dataset_id}/rows.{extension}", include_in_schema=False)
-def portal_rows(dataset_id: str, extension: str, ctx: Ctx) -> Response:
-    """The whole dataset, as CSV, JSON or Parquet."""
-    return _download(ctx, dataset_id, extension, ("csv", "json", "parquet"))
+@router.get("/portal/datasets/{dataset_id}/rows.csv", include_in_schema=False)
+@router.get("/api/views/{dataset_id}/rows.csv", include_in_schema=False)
+def rows_csv(dataset_id: str, ctx: Ctx) -> Response:
+    """The whole dataset as CSV (Socrata's address too)."""
+    return _download(ctx, dataset_id, "csv")
 
 
-@router.get("/api/views/{dataset_id}/rows.{extension}", include_in_schema=False)
-def socrata_rows(dataset_id: str, extension: str, ctx: Ctx) -> Response:
-    """Socrata's download address for the same files (CSV and JSON)."""
-    return _download(ctx, dataset_id, extension, ("csv", "json"))
+@router.get("/portal/datasets/{dataset_id}/rows.json", include_in_schema=False)
+@router.get("/api/views/{dataset_id}/rows.json", include_in_schema=False)
+def rows_json(dataset_id: str, ctx: Ctx) -> Response:
+    """The whole dataset as a JSON array of objects (Socrata's address too)."""
+    return _download(ctx, dataset_id, "json")
 
 
-def _download(ctx: Ctx, dataset_id: str, extension: str, formats: tuple[str, ...]) -> Response:
-    if extension not in formats:
-        return not_found(dataset_id)
+@router.get("/portal/datasets/{dataset_id}/rows.parquet", include_in_schema=False)
+def rows_parquet(dataset_id: str, ctx: Ctx) -> Response:
+    """The whole dataset as Parquet."""
+    return _download(ctx, dataset_id, "parquet")
+
+
+def _download(ctx: Ctx, dataset_id: str, extension: str) -> Response:
     try:
         found = soda_service.download(ctx, dataset_id)
     except NotFound:

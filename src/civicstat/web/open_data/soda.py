@@ -38,21 +38,33 @@ def bad_query(error: InvalidInput) -> Response:
     return _socrata.error(400, "query.compiler.malformed", str(error))
 
 
-def split(resource: str, formats: tuple[str, ...]) -> tuple[str, str | None]:
-    """``service_requests.json`` → (``service_requests``, ``json``); no extension: JSON."""
-    name, dot, extension = resource.rpartition(".")
-    if not dot:
-        return resource, "json"
-    return name, extension.lower() if extension.lower() in formats else None
+@router.get("/resource/{dataset_id}.json", include_in_schema=False)
+def resource_json(dataset_id: str, request: Request, ctx: Ctx) -> Response:
+    """A SODA read as JSON: ``$select``, ``$where``, ``$order``, ``$group``, ``$having``,
+    ``$limit``, ``$offset``, ``$q``, ``$query`` and ``column=value``."""
+    return resource(ctx, dataset_id, request, "json")
 
 
-@router.get("/resource/{resource}", include_in_schema=False)
-def resource(resource: str, request: Request, ctx: Ctx) -> Response:
-    """A SODA read: ``$select``, ``$where``, ``$order``, ``$group``, ``$having``,
-    ``$limit``, ``$offset``, ``$q`` and ``column=value``."""
-    dataset_id, extension = split(resource, ("json", "csv", "geojson"))
-    if extension is None:
-        return not_found(dataset_id)
+@router.get("/resource/{dataset_id}.csv", include_in_schema=False)
+def resource_csv(dataset_id: str, request: Request, ctx: Ctx) -> Response:
+    """A SODA read as CSV."""
+    return resource(ctx, dataset_id, request, "csv")
+
+
+@router.get("/resource/{dataset_id}.geojson", include_in_schema=False)
+def resource_geojson(dataset_id: str, request: Request, ctx: Ctx) -> Response:
+    """A SODA read as GeoJSON points, for a dataset with latitude and longitude."""
+    return resource(ctx, dataset_id, request, "geojson")
+
+
+@router.get("/resource/{dataset_id}", include_in_schema=False)
+def resource_plain(dataset_id: str, request: Request, ctx: Ctx) -> Response:
+    """A SODA read without an extension: JSON, as Socrata answers it (registered after the
+    addresses with an extension, which it would otherwise take)."""
+    return resource(ctx, dataset_id, request, "json")
+
+
+def resource(ctx: Ctx, dataset_id: str, request: Request, extension: str) -> Response:
     try:
         answer = soda.query(ctx, dataset_id, request.query_params.multi_items())
     except NotFound:
@@ -87,12 +99,9 @@ def _geojson(answer: soda.SodaAnswer, headers: dict[str, str]) -> Response:
 _CRS = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
 
 
-@router.get("/api/views/{view}", include_in_schema=False)
-def view(view: str, request: Request, ctx: Ctx) -> Response:
+@router.get("/api/views/{dataset_id}.json", include_in_schema=False)
+def view(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     """A dataset's Socrata view metadata (``sodapy``'s ``get_metadata``)."""
-    dataset_id, extension = split(view, ("json",))
-    if extension is None:
-        return not_found(dataset_id)
     try:
         found = open_data.dataset(ctx, dataset_id)
     except NotFound:
