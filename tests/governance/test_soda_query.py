@@ -135,7 +135,8 @@ def test_refusals_name_columns_never_values(
 
 _PIECES = ["kind", "n", "at", "ok", " = ", " < ", " AND ", " OR ", " NOT ", " IS NULL", "(",
            ")", "'a'", "'2024-01-01T00:00:00'", "1", "2.5", "true", " IN ('a', 'b')",
-           "count(*)", "sum(n)", "max(at)", ", ", " + ", " LIKE 'a%'"]  # fmt: skip
+           "count(*)", "sum(n)", "max(at)", ", ", " + ", " LIKE 'a%'", "0", " / ",
+           " % "]  # fmt: skip
 _QUERY = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join)
 
 

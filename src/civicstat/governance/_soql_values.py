@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -31,8 +32,14 @@ from civicstat.governance.soql import (
 )
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_COMPARE = {"=", "!=", "<", "<=", ">", ">="}
-_ARITHMETIC = {"+", "-", "*", "/", "%"}
+_COMPARE = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+_ARITHMETIC = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "%": operator.mod,
+}  # fmt: skip
 _TRUNCATE = {"date_trunc_y": "Y", "date_trunc_ym": "M", "date_trunc_ymd": "D"}
 _TRUE = {"true", "1"}
 _FALSE = {"false", "0"}
@@ -114,18 +121,10 @@ class Values:
             return left & right if expr.op == "and" else left | right
         left, right = self.pair(expr.left, expr.right)
         if expr.op in _COMPARE:
-            return {
-                "=": left == right,
-                "!=": left != right,
-                "<": left < right,
-                "<=": left <= right,
-                ">": left > right,
-                ">=": left >= right,
-            }[expr.op]
+            return _COMPARE[expr.op](left, right)
         if not (left.type().is_numeric() and right.type().is_numeric()):
             raise SoqlError(f"{expr.op} works on numbers only")
-        a, b = left, right
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "%": a % b}[expr.op]
+        return _ARITHMETIC[expr.op](left, right)
 
     def pair(self, a: Expr, b: Expr) -> tuple[ir.Value, ir.Value]:
         """Two operands, a literal read as the type of the other side."""

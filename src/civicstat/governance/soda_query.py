@@ -152,6 +152,8 @@ def compile_request(
         return _compile(table, request, k, stable)
     except SoqlError:
         raise
+    except ArithmeticError:
+        raise SoqlError("the query divides by zero") from None
     except (ibis.common.exceptions.IbisError, TypeError, ValueError, AttributeError):
         # Ibis refusing a type (sum over text…): the message could quote a literal.
         raise SoqlError("the query's types do not fit: check each function's arguments") from None
