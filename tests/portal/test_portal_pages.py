@@ -371,6 +371,8 @@ def test_a_dataset_page_has_its_dictionary_downloads_and_api_examples(
     assert "<dt>Rows</dt><dd>300</dd>" in body
     for download in ("rows.csv", "rows.json", "rows.parquet", "datapackage.json"):
         assert f'href="/portal/datasets/service_requests/{download}"' in body
+    for download in ("rows.csv", "rows.json", "rows.parquet"):
+        assert client.get(f"/portal/datasets/service_requests/{download}").status_code == 200
     assert 'href="mailto:opendata@millbrook.example.org"' in body
     assert "https://creativecommons.org/publicdomain/zero/1.0/" in body
     assert "Daily (every day at 06:00)" in body
@@ -388,7 +390,11 @@ def test_a_dataset_page_has_its_dictionary_downloads_and_api_examples(
         where,
         "--data-urlencode",
         "$limit=100",
-    ] in (commands)
+    ] in commands
+    # The first example, asked of the SODA API: five rows; the filter, every row since 2025.
+    first = commands[0][1].removeprefix("http://testserver")
+    assert len(client.get(first).json()) == 5
+    assert len(client.get(resource, params={"$where": where.split("=", 1)[1]}).json()) == 300
     assert 'client.get("service_requests", limit=5)' in body
     assert "/api/3/action/package_show?id=service_requests" in body
 
