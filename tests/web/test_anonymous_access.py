@@ -30,6 +30,9 @@ ANONYMOUS_ALLOWED = frozenset(
         "/api/openapi.json",
     }
 )
+# The public side (the portal and the open data API) is not listed here: every route
+# under web.public_http.PUBLIC_PREFIXES is walked on its own and must answer the public
+# (test_the_anonymous_surface_is_exactly_the_portal_and_open_data_routes).
 
 # A plausible value for each path parameter: an id that exists in the example workspace,
 # so a route cannot pass the walk merely by answering "not found" to a made-up id.
