@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from feeds_helpers import (
     INTERNAL_DATASET,
     INTERNAL_MEASURE,
@@ -19,7 +20,6 @@ from feeds_helpers import (
     PUBLIC_DATASET,
     publish_example,
 )
-from fastapi.testclient import TestClient
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -90,7 +90,8 @@ def test_the_shared_examples_validate_and_harvest(dcat_folder: Path) -> None:
         catalog = json.loads(path.read_text())
         assert list(validator.iter_errors(catalog)) == [], path.name
         found = list(harvest(catalog))
-        assert found and all(h.download_url or h.access_url for h in found), path.name
+        assert found, path.name
+        assert all(h.download_url or h.access_url for h in found), path.name
         assert all(h.media_type for h in found if h.download_url), path.name
     broken = {"conformsTo": "https://project-open-data.cio.gov/v1.1/schema", "dataset": [{}]}
     assert not validator.is_valid(broken)
@@ -101,13 +102,17 @@ def test_data_json_is_valid_dcat_us(client: TestClient, dcat_folder: Path) -> No
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     catalog = response.json()
-    errors = [e.message for e in catalog_validator(dcat_folder / "non-federal-v1.1").iter_errors(catalog)]
+    errors = [
+        e.message for e in catalog_validator(dcat_folder / "non-federal-v1.1").iter_errors(catalog)
+    ]
     assert errors == []
     assert catalog["@type"] == "dcat:Catalog"
     assert catalog["@context"] == "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld"
     for dataset in catalog["dataset"]:
         # The fields DCAT-US requires, and a keyword, a modified date, absolute identifiers.
-        assert dataset["keyword"] and dataset["modified"] and dataset["publisher"]["name"]
+        assert dataset["keyword"]
+        assert dataset["modified"]
+        assert dataset["publisher"]["name"]
         assert dataset["contactPoint"]["fn"]
         assert urlsplit(dataset["identifier"]).scheme == "http"
 
@@ -115,14 +120,18 @@ def test_data_json_is_valid_dcat_us(client: TestClient, dcat_folder: Path) -> No
 def test_every_dataset_of_the_inventory_is_listed_and_only_public_ones_download(
     client: TestClient, published: Context
 ) -> None:
-    entries = {d["identifier"].rsplit("/", 1)[-1]: d for d in client.get("/data.json").json()["dataset"]}
+    entries = {
+        d["identifier"].rsplit("/", 1)[-1]: d for d in client.get("/data.json").json()["dataset"]
+    }
     inventory = {d.id: d.access_level for d in open_data.inventory(published)}
     assert inventory == {PUBLIC_DATASET: "public", INTERNAL_DATASET: "non-public"}
     for dataset_id, level in inventory.items():
         assert entries[dataset_id]["accessLevel"] == level
     hidden = entries[INTERNAL_DATASET]
-    assert "distribution" not in hidden and "landingPage" not in hidden
-    assert hidden["rights"] and len(hidden["rights"]) <= 255
+    assert "distribution" not in hidden
+    assert "landingPage" not in hidden
+    assert hidden["rights"]
+    assert len(hidden["rights"]) <= 255
     assert "created_at" not in json.dumps(hidden)  # no column, no number of the dataset
     shown = entries[PUBLIC_DATASET]
     assert shown["keyword"] == ["311", "service requests", "potholes"]
@@ -146,7 +155,8 @@ def test_a_harvester_downloads_every_distribution(client: TestClient) -> None:
     downloads = [h for h in found if h.download_url]
     assert len(downloads) >= 4
     for h in downloads:
-        assert h.download_url is not None and h.media_type is not None
+        assert h.download_url is not None
+        assert h.media_type is not None
         response = client.get(urlsplit(h.download_url).path)
         assert response.status_code == 200, h.download_url
         assert response.headers["content-type"].split(";")[0] == h.media_type, h.download_url
@@ -157,7 +167,10 @@ def test_a_harvester_downloads_every_distribution(client: TestClient) -> None:
 
 
 def test_links_use_the_portal_address_when_set(
-    published: Context, example_root: Path, admin: Actor, make_client: Callable[[Context], TestClient]
+    published: Context,
+    example_root: Path,
+    admin: Actor,
+    make_client: Callable[[Context], TestClient],
 ) -> None:
     path = example_root / "civicstat.yaml"
     spec = yaml.safe_load(path.read_text())
@@ -173,7 +186,8 @@ def test_links_use_the_portal_address_when_set(
 def test_data_json_carries_its_validators(client: TestClient, published: Context) -> None:
     response = client.get("/data.json")
     etag = response.headers["etag"]
-    assert etag.startswith('"') and etag.endswith('"')
+    assert etag.startswith('"')
+    assert etag.endswith('"')
     assert response.headers["last-modified"].endswith(" GMT")
     assert "public" in response.headers["cache-control"]
     assert client.get("/data.json").headers["etag"] == etag  # stable while nothing changes

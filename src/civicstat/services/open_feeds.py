@@ -140,15 +140,18 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
     row = plan.effective(measure)
     kind = measure_kinds.get(measure.kind)
     computed_at, _ = observations.current_extent(session, measure.id)
-    department = plan.owner(measure)
-    found = plan.departments.get(department) if department else None
     datasets = []
+    owners = set()
     for dataset_id in sorted(plan.datasets_of(measure)):
         source = plan.source_for_dataset(dataset_id)
         title = source.title if source else dataset_id
+        owners |= {source.owner} if source else set()
         datasets.append(
             DatasetRef(id=dataset_id, title=title, public=bool(source and is_public(source)))
         )
+    # A composite measure's owner: the one department owning every dataset under it.
+    department = plan.owner(measure) or (owners.pop() if len(owners) == 1 else None)
+    found = plan.departments.get(department) if department else None
     definition = _definition(measure)
     method = _method(kind)
     definition_hash = plan.definition_hash(measure)

@@ -21,7 +21,8 @@ from civicstat.web.deps import Ctx
 from civicstat.web.open_data import _ckan_packages as packages
 from civicstat.web.open_data._feeds import Links, json_answer
 
-router = APIRouter(prefix="/api/3/action", tags=["CKAN"])
+router = APIRouter(tags=["CKAN"])
+VERSIONED, UNVERSIONED = "/api/3/action", "/api/action"  # CKAN serves both; ckanapi uses the second
 
 MAX_ROWS = 1000
 
@@ -36,7 +37,11 @@ class ActionError(Exception):
 
 async def _params(request: Request) -> dict[str, Any]:
     """The action's parameters: the query string, and a POSTed JSON object over it."""
-    found: dict[str, Any] = dict(request.query_params)
+    query = request.query_params
+    found: dict[str, Any] = {}
+    for name in query:
+        given = query.getlist(name)  # a list sent with GET comes as repeated parameters
+        found[name] = given if len(given) > 1 else given[0]
     if request.method == "POST":
         body = await request.body()
         if body.strip():
@@ -58,7 +63,7 @@ Handler = Callable[[Request, Context, dict[str, Any]], tuple[Any, Stamp]]
 def _answer(
     action: str, request: Request, ctx: Context, params: dict[str, Any], run: Handler
 ) -> Response:
-    help_url = str(request.base_url).rstrip("/") + f"/api/3/action/help_show?name={action}"
+    help_url = str(request.base_url).rstrip("/") + f"{VERSIONED}/help_show?name={action}"
     try:
         if params.pop("__invalid__", False):
             raise ActionError("Validation Error", 400, message="the body must be a JSON object")
@@ -207,7 +212,9 @@ def _route(action: str, run: Handler, method: str) -> Callable[..., Response]:
 
 for _action, (_run, _summary) in _ACTIONS.items():
     for _method in ("GET", "POST"):
-        router.add_api_route(
-            f"/{_action}", _route(_action, _run, _method), methods=[_method], summary=_summary,
-            response_class=Response, name=f"ckan_{_action}_{_method.lower()}",
-        )  # fmt: skip
+        for _prefix in (VERSIONED, UNVERSIONED):
+            router.add_api_route(
+                f"{_prefix}/{_action}", _route(_action, _run, _method), methods=[_method],
+                summary=_summary, response_class=Response, include_in_schema=_prefix == VERSIONED,
+                name=f"ckan_{_action}_{_method.lower()}{'' if _prefix == VERSIONED else '_alias'}",
+            )  # fmt: skip
