@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from civicstat import __version__
@@ -28,19 +29,24 @@ OPEN_DATA_PATHS = frozenset({"/data.json", "/datapackage.json", "/openapi.json"}
 PORTAL_MACHINE_PATHS = frozenset({"/portal/oembed"})
 
 
-def is_public_api(route: BaseRoute) -> bool:
+def public_routes(routes: Sequence[BaseRoute]) -> list[RouteContext]:
+    """The app's routes (those of included routers too) that the public API document shows."""
+    return [found for found in iter_route_contexts(routes) if is_public_api(found)]
+
+
+def is_public_api(route: RouteContext) -> bool:
     """Whether a route belongs in the public API's document: an open data route, or a
     portal route that answers data (a file name such as ``data.csv``, ``badge.svg``)."""
-    if not isinstance(route, APIRoute) or not route.include_in_schema:
+    if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
         return False
-    path = route.path
+    path = str(route.path)
     if path.startswith("/portal/"):
         return path in PORTAL_MACHINE_PATHS or "." in path.rsplit("/", 1)[-1]
     return path in OPEN_DATA_PATHS or path.startswith(OPEN_DATA_PREFIXES)
 
 
 def public_openapi(request: Request, title: str) -> dict[str, Any]:
-    routes = [r for r in request.app.routes if is_public_api(r)]
+    routes = public_routes(request.app.routes)
     return get_openapi(
         title=title,
         version=__version__,
