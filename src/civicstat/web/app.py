@@ -26,6 +26,7 @@ from civicstat.web import errors, health, live, open_data, pages, portal
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
 from civicstat.web.headers import SecurityHeaders, security_headers
+from civicstat.web.open_data.openapi import staff_openapi
 from civicstat.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(live.router)
     app.include_router(portal.router, prefix="/portal")
     app.include_router(open_data.router)
+    app.openapi = staff_openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid)

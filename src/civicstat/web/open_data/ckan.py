@@ -190,31 +190,86 @@ def _organization_list(request: Request, ctx: Context, params: dict[str, Any]) -
     return [packages.organization(o, counts[o.name]) for o in orgs], stamp
 
 
-_ACTIONS: dict[str, tuple[Handler, str]] = {
-    "package_list": (_package_list, "Names of every public dataset and published measure"),
-    "package_show": (_package_show, "One package by name (?id=); 404 Not Found Error otherwise"),
+def _query(*names: tuple[str, str, str]) -> dict[str, Any]:
+    """The GET parameters an action reads, for the OpenAPI document."""
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+            for n, t, d in names
+        ]
+    }
+
+
+_PAGING = (("limit", "integer", "At most this many"), ("offset", "integer", "Skip this many"))
+_ACTIONS: dict[str, tuple[Handler, str, dict[str, Any]]] = {
+    "package_list": (
+        _package_list,
+        "Names of every public dataset and published measure",
+        _query(*_PAGING),
+    ),
+    "package_show": (
+        _package_show,
+        "One package by name; a 404 Not Found Error for anything not public",
+        _query(("id", "string", "The package's name (a dataset id, or measure-<id>)")),
+    ),
     "package_search": (
         _package_search,
-        "Search: q, fq (organization:, tags:, groups:, "
-        "res_format:), rows, start, sort, facet.field",
+        "Search the public packages",
+        _query(
+            ("q", "string", "Words that must all appear"),
+            (
+                "fq",
+                "string",
+                "Filters: organization:, tags:, groups:, res_format:, name:, "
+                "license_id:, joined by spaces; -field:value excludes",
+            ),
+            ("rows", "integer", "Results per page (default 10, at most 1000)"),
+            ("start", "integer", "Skip this many results"),
+            (
+                "sort",
+                "string",
+                "name, title_string, metadata_modified or metadata_created, then asc or desc",
+            ),
+            ("facet.field", "string", 'Fields to count, as a JSON list: ["organization","tags"]'),
+            ("facet.limit", "integer", "Values per facet (default 50)"),
+        ),
     ),
-    "organization_list": (_organization_list, "Departments that publish (all_fields=true: dicts)"),
+    "organization_list": (
+        _organization_list,
+        "Departments that publish",
+        _query(
+            ("all_fields", "boolean", "Whole organization dicts instead of names"),
+            ("sort", "string", "name asc (default) or name desc"),
+            *_PAGING,
+        ),
+    ),
+}
+_ENVELOPE = {"content": {"application/json": {"schema": {"type": "object"}}}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "CKAN's envelope: help, success: true, result"} | _ENVELOPE,
+    400: {"description": "A POSTed body that is not a JSON object"} | _ENVELOPE,
+    404: {"description": "Not Found Error: no such public package"} | _ENVELOPE,
+    409: {"description": "Validation Error or Search Query Error"} | _ENVELOPE,
 }
 
 
-def _route(action: str, run: Handler, method: str) -> Callable[..., Response]:
+def _route(action: str, run: Handler) -> Callable[..., Response]:
     def endpoint(request: Request, ctx: Ctx, params: Params) -> Response:
         return _answer(action, request, ctx, params, run)
 
-    endpoint.__name__ = f"ckan_{action}_{method.lower()}"
+    endpoint.__name__ = f"ckan_{action}"
     return endpoint
 
 
-for _action, (_run, _summary) in _ACTIONS.items():
-    for _method in ("GET", "POST"):
-        for _prefix in (VERSIONED, UNVERSIONED):
+# Each action answers GET (documented, with its query parameters) and POST (a JSON object
+# as the body, as ckanapi sends), at /api/3/action and at ckanapi's default /api/action.
+for _action, (_run, _summary, _parameters) in _ACTIONS.items():
+    for _prefix in (VERSIONED, UNVERSIONED):
+        for _method in ("GET", "POST"):
+            documented = _prefix == VERSIONED and _method == "GET"
             router.add_api_route(
-                f"{_prefix}/{_action}", _route(_action, _run, _method), methods=[_method],
-                summary=_summary, response_class=Response, include_in_schema=_prefix == VERSIONED,
+                f"{_prefix}/{_action}", _route(_action, _run), methods=[_method],
+                summary=_summary, response_class=Response, include_in_schema=documented,
+                responses=_RESPONSES, openapi_extra=_parameters if documented else None,
                 name=f"ckan_{_action}_{_method.lower()}{'' if _prefix == VERSIONED else '_alias'}",
             )  # fmt: skip

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
@@ -27,6 +27,31 @@ router = APIRouter(tags=["OpenAPI"])
 OPEN_DATA_PREFIXES = ("/resource/", "/api/views/", "/api/catalog/", "/api/3/")
 OPEN_DATA_PATHS = frozenset({"/data.json", "/datapackage.json", "/openapi.json"})
 PORTAL_MACHINE_PATHS = frozenset({"/portal/oembed"})
+# Everything the public side answers; the staff document leaves these out.
+PUBLIC_SIDE = ("/portal", "/resource", "/api/views", "/api/catalog", "/api/3", "/api/action",
+               "/data.json", "/datapackage.json", "/openapi.json")  # fmt: skip
+
+
+def on_public_side(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in PUBLIC_SIDE)
+
+
+def staff_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The staff API's document (``/api/openapi.json``): the app's routes but the public
+    side's, which ``/openapi.json`` documents."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            routes = [r for r in iter_route_contexts(app.routes) if not on_public_side(str(r.path))]
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                routes=routes,
+            )
+        return app.openapi_schema
+
+    return document
 
 
 def public_routes(routes: Sequence[BaseRoute]) -> list[RouteContext]:
