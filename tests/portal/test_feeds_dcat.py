@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from civicstat.governance.actors import Actor
 from civicstat.services import open_data
 from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
+from civicstat.services.public import public_series
 
 
 @pytest.fixture
@@ -145,6 +147,10 @@ def test_every_dataset_of_the_inventory_is_listed_and_only_public_ones_download(
     # Published measures are datasets too, under their own theme; a measure over data that
     # is not public, and not approved, is not.
     assert entries[MEASURE]["theme"] == ["Performance measures"]
+    points = public_series(published, MEASURE).points
+    first = min(p.period_start for p in points)
+    last = max(p.period_end for p in points) - dt.timedelta(days=1)
+    assert entries[MEASURE]["temporal"] == f"{first.isoformat()}/{last.isoformat()}"
     assert INTERNAL_MEASURE not in entries
 
 
@@ -191,3 +197,22 @@ def test_data_json_carries_its_validators(client: TestClient, published: Context
     assert response.headers["last-modified"].endswith(" GMT")
     assert "public" in response.headers["cache-control"]
     assert client.get("/data.json").headers["etag"] == etag  # stable while nothing changes
+
+
+def test_a_switched_off_portal_publishes_no_catalog(
+    published: Context,
+    example_root: Path,
+    admin: Actor,
+    make_client: Callable[[Context], TestClient],
+) -> None:
+    path = example_root / "civicstat.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["portal"]["enabled"] = False
+    path.write_text(yaml.safe_dump(spec))
+    workspace_service.apply(published, admin)
+    client = make_client(published)
+    for route in ("/data.json", "/datapackage.json", f"/portal/measures/{MEASURE}/data.csv"):
+        assert client.get(route).status_code == 404, route
+    listed = client.get("/api/3/action/package_list")
+    assert listed.status_code == 404
+    assert listed.json()["error"]["__type"] == "Not Found Error"

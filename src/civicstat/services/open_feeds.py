@@ -63,6 +63,8 @@ class PublishedMeasure(BaseModel):
     department_title: str | None
     datasets: list[DatasetRef]
     computed_at: dt.datetime | None  # the newest current observation (UTC)
+    first_day: dt.date | None  # of the first period
+    last_day: dt.date | None  # of the last period
     etag: str
 
 
@@ -140,6 +142,7 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
     row = plan.effective(measure)
     kind = measure_kinds.get(measure.kind)
     computed_at, _ = observations.current_extent(session, measure.id)
+    first, end = observations.current_span(session, measure.id)
     datasets = []
     owners = set()
     for dataset_id in sorted(plan.datasets_of(measure)):
@@ -160,7 +163,7 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
     return PublishedMeasure(
         id=measure.id,
         title=measure.title,
-        description=measure.description,
+        description=measure.description.strip() if measure.description else None,
         kind=measure.kind,
         method=method,
         unit=kind.unit(row),
@@ -172,6 +175,8 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
         department_title=found.title if found else department,
         datasets=datasets,
         computed_at=computed,
+        first_day=first,
+        last_day=end - dt.timedelta(days=1) if end else None,
         etag=hashlib.sha256(tag.encode()).hexdigest()[:20],
     )
 

@@ -181,4 +181,6 @@ def _measure(site: Portal, links: Links, measure: PublishedMeasure) -> dict[str,
     }
     if site.license:
         entry["license"] = site.license
+    if measure.first_day and measure.last_day:
+        entry["temporal"] = f"{measure.first_day.isoformat()}/{measure.last_day.isoformat()}"
     return entry

@@ -79,6 +79,8 @@ def definition(measure: PublishedMeasure, links: Links) -> dict[str, Any]:
             for d in measure.datasets
         ],
         "computed_at": iso(measure.computed_at),
+        "first_day": iso(measure.first_day),
+        "last_day": iso(measure.last_day),
         "page": links.measure_page(measure.id),
     }
 
