@@ -34,6 +34,19 @@ ANONYMOUS_ALLOWED = frozenset(
         "/portal/datasets/{dataset_id}/rows.parquet",
         "/api/views/{dataset_id}/rows.csv",
         "/api/views/{dataset_id}/rows.json",
+        # Catalog feeds (issue 13): the public catalog and published measures only; a
+        # dataset or measure that is not public answers 404 (tests/portal/test_feeds_*.py).
+        "/data.json",
+        "/datapackage.json",
+        "/openapi.json",
+        "/portal/datasets/{dataset_id}/datapackage.json",
+        "/portal/measures/{measure_id}/data.csv",
+        "/portal/measures/{measure_id}/data.json",
+        *(
+            f"{prefix}/{action}"
+            for prefix in ("/api/3/action", "/api/action")
+            for action in ("package_list", "package_show", "package_search", "organization_list")
+        ),
     }
 )
 
