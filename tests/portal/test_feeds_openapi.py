@@ -37,6 +37,11 @@ def test_the_public_openapi_document_is_valid_3_1(client: TestClient) -> None:
         "/portal/datasets/{dataset_id}/datapackage.json",
         "/portal/measures/{measure_id}/data.csv",
         "/portal/measures/{measure_id}/data.json",
+        "/resource/{dataset_id}.json",
+        "/api/views/{dataset_id}.json",
+        "/api/catalog/v1",
+        "/portal/datasets/{dataset_id}/rows.csv",
+        "/portal/datasets/{dataset_id}/rows.parquet",
     } <= paths
     assert set(document["paths"]["/api/3/action/package_show"]) == {"get"}
 
