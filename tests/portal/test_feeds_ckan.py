@@ -136,6 +136,8 @@ def test_package_search(ckan: ckanapi.RemoteCKAN, published: Context) -> None:
     assert f"measure-{MEASURE}" in [p["name"] for p in found["results"]]
     assert all("closed" in (p["title"] + p["notes"]).lower() or any(
         "closed" in t["name"] for t in p["tags"]) for p in found["results"])  # fmt: skip
+    fielded = ckan.action.package_search(q="tags:311 potholes")
+    assert [p["name"] for p in fielded["results"]] == [PUBLIC_DATASET]
     none = ckan.action.package_search(q="no-such-word-anywhere")
     assert none == none | {"count": 0, "results": []}
 
@@ -196,3 +198,10 @@ def test_the_versioned_path_with_get_only(server: str, published: Context) -> No
         assert client.action.organization_list(all_fields="true")[0]["name"] == "customer-service"
         with pytest.raises(ckanapi.NotFound):
             client.action.package_show(id=INTERNAL_DATASET)
+
+
+def test_a_body_that_is_not_a_json_object_is_refused(server: str) -> None:
+    answer = requests.post(f"{server}/api/3/action/package_list", data="[1, 2]", timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["success"] is False
+    assert answer.json()["error"]["__type"] == "Validation Error"

@@ -184,9 +184,15 @@ def _resource(package: str, id_: str, fmt: str, url: str, mimetype: str) -> dict
 def search(
     packages: list[dict[str, Any]], q: str, fq: str, sort: str | None
 ) -> list[dict[str, Any]]:
-    """The packages matching every word of ``q`` and every filter of ``fq``, sorted."""
-    words = _words(q)
-    filters = _filters(fq)
+    """The packages matching every word of ``q`` and every filter of ``fq``, sorted; a
+    word of ``q`` written ``field:value`` (``tags:311``) is a filter, as in Solr."""
+    words, filters = [], _filters(fq)
+    for word in _words(q):
+        fielded = _FQ.fullmatch(word)
+        if fielded and fielded.group(2) in FILTERS:
+            filters += _filters(word)
+        else:
+            words.append(word)
     found = [
         p
         for p in packages
@@ -215,7 +221,7 @@ def _words(q: str) -> list[str]:
     if text in ("", "*:*"):
         return []
     try:
-        return [w.lower() for w in shlex.split(text)]
+        return [w.lower() for w in shlex.split(text) if w not in ("AND", "&&")]
     except ValueError as error:
         raise SearchQueryError("unbalanced quotes in q") from error
 
