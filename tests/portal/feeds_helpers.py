@@ -3,9 +3,14 @@ public (and a measure over it, not approved), ingested and served."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import yaml
+from jsonschema import Draft4Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
 
 from civicstat.governance.actors import Actor
 from civicstat.services import ingest
@@ -42,3 +47,14 @@ def publish_example(ctx: Context, root: Path, admin: Actor) -> Context:
     ingest.ingest(ctx, admin, PUBLIC_DATASET)
     ingest.ingest(ctx, admin, INTERNAL_DATASET)
     return ctx
+
+
+def catalog_validator(folder: Path) -> Draft4Validator:
+    """The non-federal v1.1 catalog schema, its $refs resolved from the folder (no network)."""
+    schemas = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    registry: Registry[Any] = Registry().with_resources(
+        (s["id"].rstrip("#"), Resource.from_contents(s, default_specification=DRAFT4))
+        for s in schemas
+    )
+    catalog = next(s for s in schemas if s["id"].endswith("/catalog.json#"))
+    return Draft4Validator(catalog, registry=registry, format_checker=FormatChecker())

@@ -19,11 +19,9 @@ from feeds_helpers import (
     INTERNAL_MEASURE,
     MEASURE,
     PUBLIC_DATASET,
+    catalog_validator,
     publish_example,
 )
-from jsonschema import Draft4Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from civicstat.governance.actors import Actor
 from civicstat.services import open_data
@@ -45,17 +43,6 @@ def client(published: Context, make_client: Callable[[Context], TestClient]) -> 
 @pytest.fixture
 def dcat_folder(shared_data: Path) -> Path:
     return shared_data / "dcat-us-schema"
-
-
-def catalog_validator(folder: Path) -> Draft4Validator:
-    """The non-federal v1.1 catalog schema, its $refs resolved from the folder (no network)."""
-    schemas = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-    registry: Registry[Any] = Registry().with_resources(
-        (s["id"].rstrip("#"), Resource.from_contents(s, default_specification=DRAFT4))
-        for s in schemas
-    )
-    catalog = next(s for s in schemas if s["id"].endswith("/catalog.json#"))
-    return Draft4Validator(catalog, registry=registry, format_checker=FormatChecker())
 
 
 @dataclass(frozen=True)
