@@ -205,3 +205,30 @@ def test_a_body_that_is_not_a_json_object_is_refused(server: str) -> None:
     assert answer.status_code == 400
     assert answer.json()["success"] is False
     assert answer.json()["error"]["__type"] == "Validation Error"
+
+
+def test_an_incremental_harvest_asks_for_what_changed_since(
+    ckan: ckanapi.RemoteCKAN, published: Context
+) -> None:
+    """CKAN harvesters ask for packages modified since their last run, newest first."""
+    everything = ckan.action.package_search(rows=1000, sort="metadata_modified desc")["results"]
+    stamps = [p["metadata_modified"] for p in everything]
+    assert stamps == sorted(stamps, reverse=True)
+    middle = sorted(stamps)[len(stamps) // 2]
+    since = ckan.action.package_search(
+        fq=f"metadata_modified:[{middle}Z TO *]",
+        rows=1000,
+        sort="score desc, metadata_modified desc",
+    )
+    assert since["count"] == sum(1 for s in stamps if s >= middle)
+    future = ckan.action.package_search(fq="metadata_modified:[2999-01-01T00:00:00Z TO NOW]")
+    assert future["count"] == 0
+    with pytest.raises(ckanapi.SearchQueryError):
+        ckan.action.package_search(fq="metadata_modified:[yesterday TO *]")
+
+
+def test_every_answer_links_to_help_on_its_action(server: str) -> None:
+    answer = requests.get(f"{server}/api/3/action/package_search", params={"rows": 0}, timeout=10)
+    help_answer = requests.get(answer.json()["help"], timeout=10).json()
+    assert help_answer["success"] is True
+    assert "Search" in help_answer["result"]

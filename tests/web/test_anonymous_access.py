@@ -45,7 +45,13 @@ ANONYMOUS_ALLOWED = frozenset(
         *(
             f"{prefix}/{action}"
             for prefix in ("/api/3/action", "/api/action")
-            for action in ("package_list", "package_show", "package_search", "organization_list")
+            for action in (
+                "package_list",
+                "package_show",
+                "package_search",
+                "organization_list",
+                "help_show",
+            )
         ),
     }
 )

@@ -10,6 +10,7 @@ import shlex
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from civicstat.services.open_data import PublicDataset
@@ -17,9 +18,14 @@ from civicstat.services.open_feeds import Portal, PublishedMeasure
 from civicstat.web.open_data._feeds import PERFORMANCE_THEME, Links
 
 MEASURE_PREFIX = "measure-"
-FILTERS = {"organization", "owner_org", "tags", "groups", "res_format", "name", "license_id"}
-SORTS = {"name", "title_string", "metadata_modified", "metadata_created"}
-_FQ = re.compile(r'(-?)([A-Za-z_]+):("[^"]*"|\S+)')
+TIMES = {
+    "metadata_modified",
+    "metadata_created",
+}  # filtered by a range: [2025-01-01T00:00:00Z TO *]
+FACETS = {"organization", "owner_org", "tags", "groups", "res_format", "name", "license_id"}
+FILTERS = FACETS | TIMES
+SORTS = {"id", "name", "title_string", "metadata_modified", "metadata_created", "score"}
+_FQ = re.compile(r'(-?)([A-Za-z_]+):(\[[^\]]*\]|"[^"]*"|\S+)')
 
 
 class SearchQueryError(ValueError):
@@ -207,7 +213,7 @@ def facets(
 ) -> dict[str, Counter[str]]:
     out: dict[str, Counter[str]] = {}
     for field in fields:
-        if field not in FILTERS:
+        if field not in FACETS:
             raise SearchQueryError(f"cannot facet on {field!r}")
         counts: Counter[str] = Counter()
         for package in packages:
@@ -251,7 +257,31 @@ def _values(package: dict[str, Any], field: str) -> list[str]:
 
 
 def _matches(package: dict[str, Any], field: str, value: str) -> bool:
+    if field in TIMES:
+        return _in_range(package[field], value)
     return value.lower() in (v.lower() for v in _values(package, field))
+
+
+def _in_range(stamp: str, value: str) -> bool:
+    """Whether a CKAN time is in a Solr range ``[from TO to]`` (``*``: open, ``NOW``)."""
+    low, sep, high = value.strip("[]").partition(" TO ")
+    if not sep:
+        raise SearchQueryError("a time filter is a range: [2025-01-01T00:00:00Z TO *]")
+    at = dt.datetime.fromisoformat(stamp)
+    return _bound(low, at) <= at <= _bound(high, at)
+
+
+def _bound(text: str, open_end: dt.datetime) -> dt.datetime:
+    text = text.strip()
+    if text == "*":
+        return open_end
+    if text.startswith("NOW"):
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    try:
+        found = dt.datetime.fromisoformat(text.removesuffix("Z"))
+    except ValueError:
+        raise SearchQueryError("a range bound is an ISO 8601 time, * or NOW") from None
+    return found.astimezone(dt.UTC).replace(tzinfo=None) if found.tzinfo else found
 
 
 def _text(package: dict[str, Any]) -> str:
@@ -263,14 +293,20 @@ def _text(package: dict[str, Any]) -> str:
 
 
 def _sorted(packages: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
-    if not sort:
-        return sorted(packages, key=lambda p: p["name"])
-    field, _, direction = sort.strip().partition(" ")
-    if field not in SORTS or direction.strip() not in ("", "asc", "desc"):
-        raise SearchQueryError("sort: one of name, title_string, metadata_modified, "
-                               "metadata_created, then asc or desc")  # fmt: skip
-    key = "title" if field == "title_string" else field
-    return sorted(packages, key=lambda p: p[key], reverse=direction.strip() == "desc")
+    """Sorted by name, then by each key of ``sort`` (``metadata_modified desc, name asc``);
+    ``score`` (relevance) is not ranked here, so it keeps the order."""
+    found = sorted(packages, key=lambda p: p["name"])
+    for part in reversed((sort or "").split(",")):
+        field, _, direction = part.strip().partition(" ")
+        if not field:
+            continue
+        if field not in SORTS or direction.strip() not in ("", "asc", "desc"):
+            raise SearchQueryError("sort: id, name, title_string, metadata_modified or "
+                                   "metadata_created, then asc or desc")  # fmt: skip
+        if field != "score":
+            key = "title" if field == "title_string" else field
+            found.sort(key=itemgetter(key), reverse=direction.strip() == "desc")
+    return found
 
 
 def _ckan_time(value: dt.datetime) -> str:

@@ -190,6 +190,14 @@ def _organization_list(request: Request, ctx: Context, params: dict[str, Any]) -
     return [packages.organization(o, counts[o.name]) for o in orgs], stamp
 
 
+def _help_show(request: Request, ctx: Context, params: dict[str, Any]) -> tuple[Any, Stamp]:
+    """What an action does (the ``help`` link of every answer points here)."""
+    name = params.get("name")
+    if not isinstance(name, str) or name not in _ACTIONS:
+        raise NotFound.of("action", str(name))
+    return _ACTIONS[name][1], open_feeds.stamp(open_feeds.portal(ctx))
+
+
 def _query(*names: tuple[str, str, str]) -> dict[str, Any]:
     """The GET parameters an action reads, for the OpenAPI document."""
     return {
@@ -233,6 +241,11 @@ _ACTIONS: dict[str, tuple[Handler, str, dict[str, Any]]] = {
             ("facet.field", "string", 'Fields to count, as a JSON list: ["organization","tags"]'),
             ("facet.limit", "integer", "Values per facet (default 50)"),
         ),
+    ),
+    "help_show": (
+        _help_show,
+        "What an action does",
+        _query(("name", "string", "The action's name, e.g. package_search")),
     ),
     "organization_list": (
         _organization_list,
