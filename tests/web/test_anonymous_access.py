@@ -54,6 +54,17 @@ ANONYMOUS_ALLOWED = frozenset(
             )
         ),
     }
+) | frozenset(
+    {
+        # The transparency portal's pages (web/portal/pages.py): public by design, reading
+        # only public datasets and publishable measures (tests/portal/test_portal_pages.py).
+        "/portal",
+        "/portal/plan",
+        "/portal/goals/{goal_id}",
+        "/portal/measures/{measure_id}",
+        "/portal/datasets",
+        "/portal/datasets/{dataset_id}",
+    }
 )
 
 # A plausible value for each path parameter: an id that exists in the example workspace,
