@@ -232,3 +232,7 @@ def test_every_answer_links_to_help_on_its_action(server: str) -> None:
     help_answer = requests.get(answer.json()["help"], timeout=10).json()
     assert help_answer["success"] is True
     assert "Search" in help_answer["result"]
+    every = requests.get(f"{server}/api/3/action/help_show", timeout=10).json()["result"]
+    assert set(every) == {
+        "package_list", "package_show", "package_search", "organization_list", "help_show"
+    }  # fmt: skip

@@ -191,11 +191,15 @@ def _organization_list(request: Request, ctx: Context, params: dict[str, Any]) -
 
 
 def _help_show(request: Request, ctx: Context, params: dict[str, Any]) -> tuple[Any, Stamp]:
-    """What an action does (the ``help`` link of every answer points here)."""
+    """What an action does (the ``help`` link of every answer points here); with no
+    ``name``, what each action does."""
     name = params.get("name")
+    stamp = open_feeds.stamp(open_feeds.portal(ctx))
+    if name is None:
+        return {action: summary for action, (_, summary, _) in _ACTIONS.items()}, stamp
     if not isinstance(name, str) or name not in _ACTIONS:
         raise NotFound.of("action", str(name))
-    return _ACTIONS[name][1], open_feeds.stamp(open_feeds.portal(ctx))
+    return _ACTIONS[name][1], stamp
 
 
 def _query(*names: tuple[str, str, str]) -> dict[str, Any]:
