@@ -26,6 +26,7 @@ from civicstat.web import errors, health, live, open_data, pages, portal
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
 from civicstat.web.headers import SecurityHeaders, security_headers
+from civicstat.web.open_data.openapi import staff_openapi
 from civicstat.web.portal._layout import not_found as portal_not_found
 from civicstat.web.public_http import PublicHttp
 from civicstat.web.templating import render
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(live.router)
     app.include_router(portal.router)  # under /portal (see web.portal)
     app.include_router(open_data.router)
+    app.openapi = staff_openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid)
