@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +42,22 @@ def test_a_csv_reads_back_with_each_dangerous_cell_quoted() -> None:
     rows = list(csv.reader(io.StringIO(text)))
 
     assert rows == [["slice", "value"], ["'=cmd|' /C calc'!A0", "-3.25"], ["North", "90.0"]]
+
+
+def test_every_module_writing_csv_writes_its_cells_through_csv_cell() -> None:
+    """CSV injection is a class of defect: a module that writes CSV with its own cell
+    formatting would reopen it. Every CSV writer in the package must pass each cell
+    through ``governance.row_query.csv_cell`` (directly, or as ``safe_cell``)."""
+    src = Path(__file__).resolve().parents[2] / "src" / "civicstat"
+    writers = [
+        p
+        for p in sorted(src.rglob("*.py"))
+        if re.search(r"\bcsv\.(writer|DictWriter)\(", p.read_text())
+    ]
+    assert writers, "no CSV writer found: the walk is broken"
+    unsafe = [
+        str(p.relative_to(src))
+        for p in writers
+        if not re.search(r"\b(csv_cell|safe_cell)\(", p.read_text())
+    ]
+    assert unsafe == []

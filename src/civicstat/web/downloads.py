@@ -13,21 +13,12 @@ from collections.abc import Iterable, Sequence
 
 from fastapi.responses import Response
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from civicstat.governance.row_query import csv_cell
 
 Cell = str | int | float | bool | None
 
-
-def safe_cell(value: Cell) -> str:
-    """One cell as text; text a spreadsheet could take for a formula is quoted."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+# One rule for every CSV CivicStat writes (governed row exports use it too).
+safe_cell = csv_cell
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
