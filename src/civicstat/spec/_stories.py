@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from civicstat.spec._errors import hint, model_issues
 from civicstat.spec._files import File
 from civicstat.spec.boundary import Boundary, real_path
-from civicstat.spec.models import DataPolicy, Story, StoryMeta
+from civicstat.spec.models import DataPolicy, Portal, Story, StoryMeta
 from civicstat.spec.stories import STORIES_DIR, embeds, front_matter, parser
 from civicstat.spec.workspace import Issue
 from civicstat.spec.yamlpos import load_yaml, read_text
@@ -78,10 +78,8 @@ def _story(
     split = front_matter(text)
     meta = None
     if split.yaml is None:
-        issues.append(
-            Issue(path, 1, 1, "a story starts with front matter: a line '---', 'title: ...', "
-                  "then '---'")  # fmt: skip
-        )
+        message = "a story starts with front matter: a line '---', 'title: ...', then '---'"
+        issues.append(Issue(path, 1, 1, message))
     else:
         meta, problems = _front(path, split.yaml)
         issues += problems
@@ -124,9 +122,11 @@ def load_policy(
         line, column = settings.doc.positions.value(_POLICY)
         return [Issue(settings.path, line, column, f"portal.data_policy: {message}")]
 
+    try:
+        Portal.model_validate({"data_policy": named})
+    except ValidationError:
+        return None, []  # the model reports it, at the same place
     written = PurePosixPath(named)
-    if written.is_absolute() or ".." in written.parts or "\\" in named:
-        return None, []  # the model refuses it, at the same place
     file = root / written
     refused = _refusal(boundary, file)
     if refused is not None:

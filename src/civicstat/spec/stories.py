@@ -30,7 +30,7 @@ __all__ = [
 
 STORIES_DIR = "stories"
 EMBED_KINDS = ("measure", "value")
-EMBED_TOKEN = "civicstat_embed"
+EMBED_TYPE = "civicstat_embed"
 """The token type an embed becomes in the parsed Markdown (``meta`` holds an Embed)."""
 
 _BRACES = re.compile(r"\{\{(.*?)\}\}")
@@ -94,7 +94,7 @@ def embeds(body: str, md: MarkdownIt | None = None) -> list[Embed]:
         text = "\n".join(lines[first:last])
         cursor = 0
         for child in block.children:
-            if child.type != EMBED_TOKEN:
+            if child.type != EMBED_TYPE:
                 continue
             embed: Embed = child.meta["embed"]
             at = text.find(embed.text, cursor)
@@ -113,8 +113,8 @@ def _placed(embed: Embed, line: int, column: int) -> Embed:
 
 
 def _split_embeds(state: StateCore) -> None:
-    """Core rule: cut each text token at its embeds; an embed alone in a paragraph (its
-    only content, spaces aside) is a block."""
+    """Core rule: cut each text token at its embeds; a measure embed alone in a paragraph
+    (its only content, spaces aside) is a block, where its card goes."""
     for index, block in enumerate(state.tokens):
         if block.type != "inline" or not block.children:
             continue
@@ -123,9 +123,10 @@ def _split_embeds(state: StateCore) -> None:
             children.extend(_cut(child) if child.type == "text" else [child])
         in_paragraph = index > 0 and state.tokens[index - 1].type == "paragraph_open"
         solid = [c for c in children if not (c.type == "text" and not c.content.strip())]
-        if in_paragraph and len(solid) == 1 and solid[0].type == EMBED_TOKEN:
+        alone = in_paragraph and len(solid) == 1 and solid[0].type == EMBED_TYPE
+        if alone and solid[0].meta["embed"].kind == "measure":
             embed: Embed = solid[0].meta["embed"]
-            solid[0].meta["embed"] = _as_block(embed)
+            solid[0].meta["embed"] = Embed(embed.text, embed.kind, embed.measure, True)
             children = solid
         block.children = children
 
@@ -135,7 +136,7 @@ def _cut(token: Token) -> Iterator[Token]:
     for match in _BRACES.finditer(token.content):
         if match.start() > start:
             yield _text(token.content[start : match.start()])
-        embed = Token(EMBED_TOKEN, "", 0)
+        embed = Token(EMBED_TYPE, "", 0)
         embed.meta = {"embed": _embed(match.group(0), match.group(1))}
         yield embed
         start = match.end()
@@ -154,20 +155,15 @@ def _text(content: str) -> Token:
 def _embed(written: str, inside: str) -> Embed:
     parts = _INSIDE.fullmatch(inside)
     if parts is None:
-        problem = (
+        wrong = (
             f"{written!r} is not an embed: write {{{{ measure:<measure id> }}}} for a "
             "chart or {{ value:<measure id> }} for a number"
         )
-        return Embed(written, "", "", False, problem=problem)
+        return Embed(written, "", "", False, problem=wrong)
     kind, measure = parts.group(1), parts.group(2)
-    problem = None
+    problem: str | None = None
     if kind not in EMBED_KINDS:
         problem = f"unknown embed {kind!r}: use measure (a chart) or value (a number)"
     elif kind == "measure":
         problem = "a measure embed is a chart: write it alone on a line of its own"
     return Embed(written, kind, measure, False, problem=problem)
-
-
-def _as_block(embed: Embed) -> Embed:
-    problem = None if embed.kind == "measure" else embed.problem
-    return Embed(embed.text, embed.kind, embed.measure, True, problem=problem)

@@ -29,13 +29,18 @@ CACHE = "public, max-age=300"
 
 def trend_points(card: PublicCard) -> list[TrendPoint]:
     return [
-        TrendPoint(period=p.period, start=p.start, value=p.value, target=p.target, partial=p.partial)
+        TrendPoint(
+            period=p.period, start=p.start, value=p.value, target=p.target, partial=p.partial
+        )
         for p in card.trend
     ]
 
 
-def _macros() -> Any:
-    return templates.env.get_template("portal/_embeds.html").module
+def _macro(name: str, *args: Any) -> Markup:
+    """A macro of portal/_embeds.html: autoescaped, so its output is Markup already."""
+    out = getattr(templates.env.get_template("portal/_embeds.html").module, name)(*args)
+    assert isinstance(out, Markup)
+    return out
 
 
 def card_html(card: PublicCard, *, chart_id: str, compact: bool) -> Markup:
@@ -52,15 +57,15 @@ def card_html(card: PublicCard, *, chart_id: str, compact: bool) -> Markup:
             warning_band=card.warning_band,
             chart_id=chart_id,
         )
-    return Markup(_macros().card(card, chart, compact))
+    return _macro("card", card, chart, compact)
 
 
 def value_html(card: PublicCard) -> Markup:
-    return Markup(_macros().value(card))
+    return _macro("value", card)
 
 
 def unavailable_html(block: bool) -> Markup:
-    return Markup(_macros().unavailable(block))
+    return _macro("unavailable", block)
 
 
 class Resolver:
@@ -95,7 +100,10 @@ def cached(response: Response, request: Request) -> Response:
     digest = hashlib.sha256(bytes(response.body)).hexdigest()[:32]
     etag = f'"{digest}"'
     headers = {"ETag": etag, "Cache-Control": CACHE}
-    asked = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
+    asked = {
+        tag.strip().removeprefix("W/")
+        for tag in request.headers.get("if-none-match", "").split(",")
+    }
     if etag in asked or "*" in asked:
         kept = {k: v for k, v in response.headers.items() if k.lower() == "content-security-policy"}
         return Response(status_code=304, headers={**kept, **headers})

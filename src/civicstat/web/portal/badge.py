@@ -76,9 +76,7 @@ def _value(card: PublicCard) -> str:
 def _plain(text: str, limit: int | None = None) -> str:
     """Text as one line without control characters (XML 1.0 refuses most of them),
     shortened to ``limit`` characters with an ellipsis."""
-    kept = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text
-    )
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
     line = " ".join(kept.split())
     if limit is not None and len(line) > limit:
         return line[: limit - 1].rstrip() + "…"

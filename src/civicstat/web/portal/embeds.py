@@ -87,7 +87,7 @@ def oembed(
     request: Request,
     ctx: Ctx,
     url: Annotated[str, Query(max_length=2000)],
-    format: Annotated[str, Query(max_length=10)] = "json",  # noqa: A002 - oEmbed's name
+    format: Annotated[str, Query(max_length=10)] = "json",
     maxwidth: Annotated[int | None, Query(ge=1, le=10000)] = None,
     maxheight: Annotated[int | None, Query(ge=1, le=10000)] = None,
 ) -> Response:

@@ -29,7 +29,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 
-from civicstat.spec.stories import EMBED_TOKEN, Embed, parser
+from civicstat.spec.stories import EMBED_TYPE, Embed, parser
 
 __all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "URL_SCHEMES", "Resolve", "render_markdown"]
 
@@ -63,7 +63,7 @@ def _placeholder(
     return f"{env['nonce']}-{len(env['embeds']) - 1}-"
 
 
-_MD.add_render_rule(EMBED_TOKEN, _placeholder)
+_MD.add_render_rule(EMBED_TYPE, _placeholder)
 
 
 def render_markdown(text: str, resolve: Resolve | None = None) -> Markup:

@@ -46,7 +46,9 @@ def story_page(story_id: str, request: Request, ctx: Ctx) -> Response:
     except NotFound:
         raise _missing() from None
     body = render_markdown(story.body, Resolver(ctx))
-    page = render(request, "portal/story.html", {"title": story.title, "story": story, "body": body})
+    page = render(
+        request, "portal/story.html", {"title": story.title, "story": story, "body": body}
+    )
     return cached(page, request)
 
 
