@@ -16,7 +16,8 @@ MEASURE = "pct-requests-closed-on-time"
 STORY = "closing-requests-on-time"
 # Elements that run script or load active content; none may come out of a story.
 ACTIVE_TAGS = {"script", "iframe", "frame", "object", "embed", "svg", "math", "style", "link",
-               "meta", "base", "form", "input", "button", "template", "noscript", "applet"}  # fmt: skip
+               "meta", "base", "form", "input", "button", "template", "noscript",
+               "applet"}  # fmt: skip
 # Attributes that hold a URL a browser follows or loads.
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "cite", "data"}
 SAFE_SCHEMES = {"http", "https", "mailto"}
