@@ -22,6 +22,18 @@ ANONYMOUS_ALLOWED = frozenset(
         "/docs/oauth2-redirect",  # FastAPI's static helper page for Swagger UI sign-in
         "/api/openapi.json",
     }
+) | frozenset(
+    {
+        # The portal's stories, data policy and embeddable measures (web/portal/stories.py,
+        # embeds.py): public by design, numbers only of publishable measures, suppressed
+        # (tests/portal/test_stories.py, test_embeds.py).
+        "/portal/stories",
+        "/portal/stories/{story_id}",
+        "/portal/policy",
+        "/portal/embed/{measure_id}",
+        "/portal/measures/{measure_id}/badge.svg",
+        "/portal/oembed",
+    }
 )
 
 # A plausible value for each path parameter: an id that exists in the example workspace,
@@ -34,6 +46,7 @@ PLAUSIBLE_IDS = {
     "goal_id": "responsive-government",
     "department_id": "customer-service",
     "period_start": "2025-01-01",
+    "story_id": "closing-requests-on-time",
 }
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
