@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from civicstat.services import stories as stories_service
 from civicstat.services.errors import NotFound
+from civicstat.services.stories import data_policy, stories, story
 from civicstat.web.deps import Ctx
 from civicstat.web.portal._fragments import Resolver, cached
 from civicstat.web.portal.markdown import render_markdown
@@ -32,7 +32,7 @@ def _missing() -> HTTPException:
 @router.get("/stories")
 def story_list(request: Request, ctx: Ctx) -> Response:
     try:
-        listed = stories_service.stories(ctx)
+        listed = stories(ctx)
     except NotFound:
         raise _missing() from None
     page = render(request, "portal/stories.html", {"title": "Stories", "stories": listed})
@@ -42,12 +42,12 @@ def story_list(request: Request, ctx: Ctx) -> Response:
 @router.get("/stories/{story_id}")
 def story_page(story_id: str, request: Request, ctx: Ctx) -> Response:
     try:
-        story = stories_service.story(ctx, story_id)
+        found = story(ctx, story_id)
     except NotFound:
         raise _missing() from None
-    body = render_markdown(story.body, Resolver(ctx))
+    body = render_markdown(found.body, Resolver(ctx))
     page = render(
-        request, "portal/story.html", {"title": story.title, "story": story, "body": body}
+        request, "portal/story.html", {"title": found.title, "story": found, "body": body}
     )
     return cached(page, request)
 
@@ -55,7 +55,7 @@ def story_page(story_id: str, request: Request, ctx: Ctx) -> Response:
 @router.get("/policy")
 def policy_page(request: Request, ctx: Ctx) -> Response:
     try:
-        policy = stories_service.data_policy(ctx)
+        policy = data_policy(ctx)
     except NotFound:
         raise _missing() from None
     body = render_markdown(policy.text)
