@@ -25,6 +25,9 @@ def test_demo_builds_a_city_whose_plan_has_values_and_a_mix_of_statuses(tmp_path
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Sign in at http://127.0.0.1:8000/login as admin" in result.stdout.replace("\n", " ")
+    assert "public portal is at http://127.0.0.1:8000/portal" in result.stdout
+    approved = "approved for the public portal: pct-911-answered-10s, pct-911-answered-20s, "
+    assert approved in result.stdout.replace("\n", " ")
     credentials = (root / ".civicstat" / "demo-credentials").read_text().split()
     assert credentials[0] == "admin"
     assert len(credentials[1]) >= 16  # random per workspace, never a shipped default
@@ -48,3 +51,4 @@ def test_demo_builds_a_city_whose_plan_has_values_and_a_mix_of_statuses(tmp_path
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "unchanged: no new revision" in again.stdout  # a rebuilt demo keeps its workspace
+    assert "approved for the public portal" not in again.stdout  # approved once, audited once

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -71,6 +74,41 @@ def test_resizing_the_calls_leaves_other_datasets_unchanged(tmp_path: Path) -> N
     large = generate(tmp_path / "b", seed=11, end=END, calls=30_000)
     assert small["permits"].read_bytes() == large["permits"].read_bytes()
     assert small["service_requests"].read_bytes() == large["service_requests"].read_bytes()
+
+
+# sha256 of each dataset's columns before the personal columns were added (seed 7, END,
+# 30,000 calls), as _digest reads them: adding columns must not move a single value.
+BEFORE_PERSONAL_COLUMNS = {
+    "calls_911": "bca4b7ec3bf10b8f058c5cb85e532944b408149423fd0427f781b2e90d659747",
+    "service_requests": "8cf140c89531dac9a4f02f0818ffcbd506149debfe5dd6b432aa2ce03bdd7a1b",
+    "permits": "f4d4c7dd41520e9bcf5ee032caba0a586bb665a3677d2a9c61852b7fbdbbd4c4",
+}
+PERSONAL_COLUMNS = {
+    "calls_911": [],
+    "service_requests": ["address", "reporter_name", "reporter_phone", "description"],
+    "permits": ["applicant_name", "site_address", "contractor"],
+}
+
+
+def test_personal_columns_left_every_other_value_as_it_was(tmp_path: Path) -> None:
+    for name, path in generate(tmp_path, seed=7, end=END, calls=30_000).items():
+        table = pq.read_table(path)
+        added = table.column_names[-len(PERSONAL_COLUMNS[name]) :] if PERSONAL_COLUMNS[name] else []
+        assert added == PERSONAL_COLUMNS[name]
+        kept = table.drop_columns(added)
+        assert _digest(kept) == BEFORE_PERSONAL_COLUMNS[name], name
+
+
+def _digest(table: pa.Table) -> str:
+    found = hashlib.sha256()
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.int64())
+        values = pc.fill_null(column.cast(pa.string()), "\x00").to_pylist()
+        found.update(name.encode())
+        found.update("\x1f".join(values).encode())
+    return found.hexdigest()
 
 
 def test_default_end_is_the_last_day_of_the_previous_month() -> None:
@@ -228,6 +266,41 @@ def test_sanitation_slipped_after_the_contract_changeover(requests: pd.DataFrame
 
 
 # --- building permits -----------------------------------------------------------------
+
+
+def test_requests_carry_a_reporter_a_phone_an_address_and_what_they_wrote(
+    requests: pd.DataFrame,
+) -> None:
+    assert requests.address.str.fullmatch(
+        r"[1-8]?\d{3} [A-Za-z0-9 ]+( St| Ave| Blvd| Ln| Rd| Dr"
+        r"| Way| Sq| Pkwy| Pl| Ct| Run)(, Apt \d+)?"
+    ).all()
+    assert 0.02 < requests.address.str.contains(", Apt ").mean() < 0.1
+    anonymous = requests.reporter_name.isna()
+    assert 0.1 < anonymous.mean() < 0.3
+    assert requests.reporter_phone[anonymous].isna().all()  # no name, no number
+    phones = requests.reporter_phone.dropna()
+    assert phones.str.fullmatch(r"\((540|804|434)\) 555-01\d\d").all()  # numbers for fiction
+    assert requests.description.notna().all()
+    # Free text holds what no form asks for: some descriptions repeat the address or phone.
+    head = requests.head(5000)
+    mentions = [
+        a in d or (isinstance(p, str) and p in d)
+        for a, p, d in zip(head.address, head.reporter_phone, head.description, strict=True)
+    ]
+    assert 0.2 < sum(mentions) / len(head) < 0.4
+
+
+def test_permit_applicants_sites_and_contractors(permits: pd.DataFrame) -> None:
+    assert permits.applicant_name.notna().all()
+    assert permits.site_address.str.fullmatch(r"[1-8]?\d{3} .+").all()
+    owner = permits.contractor == "Owner-builder"
+    assert 0.03 < owner.mean() < 0.2
+    assert set(permits.permit_type[owner]) <= {"Residential Alteration", "Residential Addition",
+                                               "Sign"}  # fmt: skip
+    trades = permits[permits.permit_type == "Electrical"].contractor
+    assert set(trades) - {"Owner-builder"} <= {"Bright Line Electric", "Volt Masters LLC",
+                                                "Riverton Electric Co"}  # fmt: skip
 
 
 def test_permit_volume_ids_and_categories(permits: pd.DataFrame) -> None:

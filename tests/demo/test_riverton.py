@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 
@@ -82,7 +83,51 @@ def test_sources_declare_exactly_the_columns_of_their_files(
         declared = {column.name: column.type for column in source.columns}
         assert declared == actual, source.id
     assert workspace.sources["calls_911"].classification == "confidential"
-    assert workspace.sources["permits"].classification == "internal"
+    assert workspace.sources["permits"].classification == "public"
+    assert workspace.sources["service_requests"].classification == "public"
+
+
+def test_public_sources_declare_their_personal_columns(workspace: Workspace) -> None:
+    pii = {
+        (source.id, column.name): (str(column.pii), str(column.masking))
+        for source in workspace.sources.values()
+        for column in source.columns
+        if column.pii is not None
+    }
+    assert pii == {
+        ("service_requests", "address"): ("address", "generalise"),
+        ("service_requests", "reporter_name"): ("name", "None"),
+        ("service_requests", "reporter_phone"): ("phone", "None"),
+        ("service_requests", "description"): ("free_text", "None"),
+        ("permits", "applicant_name"): ("name", "None"),
+        ("permits", "site_address"): ("address", "generalise"),
+    }
+    for source in workspace.sources.values():
+        assert source.catalog.keywords, source.id
+        assert source.catalog.themes, source.id
+        assert source.catalog.frequency == "daily", source.id
+
+
+def test_the_portal_has_a_policy_and_stories_that_embed_real_measures(
+    root: Path, workspace: Workspace
+) -> None:
+    portal = workspace.settings.portal
+    assert portal.title == "Riverton Open Data"
+    assert portal.publisher == "City of Riverton"
+    assert portal.embed_origins == ["https://www.riverton.example.gov"]
+    assert portal.data_policy is not None
+    assert (root / portal.data_policy).read_text().startswith("# ")
+    stories = sorted((root / "stories").glob("*.md"))
+    assert len(stories) == 2
+    for story in stories:
+        assert re.fullmatch(r"[a-z][a-z0-9_-]*", story.stem), story.name  # its address
+        _, front, body = story.read_text().split("---\n", 2)
+        meta = yaml.safe_load(front)
+        assert set(meta) == {"title", "summary", "published"}
+        assert meta["published"] == END + dt.timedelta(days=1)
+        embedded = re.findall(r"\{\{ (measure|value):([a-z0-9-]+) \}\}", body)
+        assert embedded, story.name
+        assert {m for _, m in embedded} <= set(workspace.measures), story.name
 
 
 def test_spec_files_read_like_hand_written_yaml(root: Path) -> None:

@@ -11,7 +11,7 @@ from civicstat.cli._common import WorkspaceArg, err, me, opened, out
 from civicstat.cli.data import ingest
 from civicstat.cli.servers import serve
 from civicstat.cli.workspace import apply
-from civicstat.demo.admin import ensure_admin
+from civicstat.demo.admin import approve_for_publication, ensure_admin
 
 
 def demo(
@@ -23,7 +23,8 @@ def demo(
     port: int = 8000,
 ) -> None:
     """Build the Riverton demo city (data, plan, measures) and serve it."""
-    from civicstat.demo.riverton import write_workspace  # numpy and pyarrow: only here
+    # numpy and pyarrow: only here
+    from civicstat.demo.riverton import APPROVED_FOR_PUBLICATION, write_workspace
 
     if not (directory / "civicstat.yaml").exists():
         with err.status("generating Riverton's data…"):
@@ -32,8 +33,13 @@ def demo(
     ingest(None, directory, True)
     with opened(directory) as ctx:
         admin = ensure_admin(ctx, me(), directory)
+        approved = approve_for_publication(ctx, me(), APPROVED_FOR_PUBLICATION)
+    fresh = [a.measure_id for a in approved if a.newly_approved]
+    if fresh:
+        out.print(f"approved for the public portal: {', '.join(fresh)}", markup=False)
     out.print(
-        f"\nRiverton is ready. Sign in at http://127.0.0.1:{port}/login as "
+        f"\nRiverton is ready. Its public portal is at http://127.0.0.1:{port}/portal\n"
+        f"Sign in at http://127.0.0.1:{port}/login as "
         f"[bold]{admin.username}[/bold] with password [bold]{admin.password}[/bold]\n"
         f"(kept in {admin.path})."
     )

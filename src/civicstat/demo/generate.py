@@ -3,7 +3,9 @@
 The demo, the docs and the benchmarks need a city whose numbers behave like a real one
 (night troughs, summer peaks, a dispatcher staffing crunch, a 311 backlog) and are yet
 reproducible byte for byte. Each dataset draws from its own ``PCG64`` stream spawned from
-the seed, so resizing one dataset leaves the others unchanged. Timestamps are local,
+the seed, so resizing one dataset leaves the others unchanged; the personal columns of
+311 requests and permits (:mod:`._personal`) come from a stream spawned from their
+dataset's, so adding them changed none of the other draws. Timestamps are local,
 naive wall-clock times, as CAD, 311 and permitting systems export them; the storylines
 are placed relative to the last month, so every ``end`` tells the same story.
 """
@@ -11,6 +13,7 @@ are placed relative to the last month, so every ``end`` tells the same story.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from civicstat.demo import _personal
 from civicstat.demo._draw import (
     Span,
     categorical,
@@ -83,17 +87,29 @@ def generate(
     paths: dict[str, Path] = {}
     for name, stream in zip(DATASETS, streams, strict=True):
         rng = np.random.Generator(np.random.PCG64(stream))
+        personal = np.random.Generator(np.random.PCG64(stream.spawn(1)[0]))
         # One table at a time, so only one is ever in memory.
         if name == "calls_911":
             table = calls_911(span, rng, calls)
         elif name == "service_requests":
-            table = service_requests(span, rng)
+            table = _with(service_requests(span, rng), _personal.request_columns, personal)
         else:
-            table = permits(span, rng)
+            table = _with(permits(span, rng), _personal.permit_columns, personal)
         paths[name] = data_dir / f"{name}.parquet"
         pq.write_table(table, paths[name], compression="zstd", row_group_size=256_000)
         del table
     return paths
+
+
+def _with(
+    table: pa.Table,
+    columns: Callable[[pa.Table, np.random.Generator], dict[str, pa.Array]],
+    rng: np.random.Generator,
+) -> pa.Table:
+    """``table`` with the personal columns drawn for it appended."""
+    for name, values in columns(table, rng).items():
+        table = table.append_column(name, values)
+    return table
 
 
 # --- 911 calls -------------------------------------------------------------------------

@@ -4,21 +4,28 @@ Riverton is what ``civicstat demo`` shows a newcomer: three goals, nine departme
 objectives with targets, one measure per objective and three governed sources. The
 targets are set against the generated data's storylines (a 911 staffing crunch still
 recovering, a sanitation contract changeover, a permit-review vacancy now filled) so the
-scorecard shows a mix of on-target, near-target and off-target objectives.
+scorecard shows a mix of on-target, near-target and off-target objectives. Its portal
+publishes what a real city would (see :mod:`.sources`), with a data policy and two
+stories (the Markdown files in ``texts/``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from civicstat.demo.generate import Span, default_end, generate
+from civicstat.demo.sources import PORTAL, SOURCES, column_spec
 
-__all__ = ["DEPARTMENTS", "GOALS", "OBJECTIVES", "Objective", "write_workspace"]
+__all__ = [
+    "APPROVED_FOR_PUBLICATION", "DEPARTMENTS", "GOALS", "OBJECTIVES", "Objective",
+    "write_workspace",
+]  # fmt: skip
 
 YEARS = 3
 
@@ -163,63 +170,11 @@ OBJECTIVES: tuple[Objective, ...] = (
     ),
 )  # fmt: skip
 
-# Declared schemas: (name, type, description) per column, and who owns each dataset.
-_SOURCES: dict[str, dict[str, Any]] = {
-    "calls_911": {
-        "title": "911 calls for service",
-        "description": "One row per call to the 911 centre, exported nightly from CAD.",
-        "owner": "emergency-communications",
-        "classification": "confidential",
-        "columns": [
-            ("call_id", "string", "CAD incident number"),
-            ("received_at", "timestamp", "Call presented to the 911 centre (local time)"),
-            ("answered_at", "timestamp", "Call answered by a call-taker"),
-            ("dispatched_at", "timestamp", "First unit assigned; empty when none was"),
-            ("arrived_at", "timestamp", "First unit on scene; empty when none arrived"),
-            ("answer_seconds", "float", "Seconds from received to answered"),
-            ("response_seconds", "float", "Seconds from received to first arrival"),
-            ("district", "string", "Police district of the incident"),
-            ("call_type", "string", "Nature of the call"),
-            ("agency", "string", "POLICE, FIRE or EMS"),
-            ("priority", "integer", "1 (most urgent) to 4"),
-            ("channel", "string", "E-911, Wireless, Text or Admin line"),
-        ],
-    },
-    "service_requests": {
-        "title": "311 service requests",
-        "description": "Requests made to 311 by phone, app, web, email or in person.",
-        "owner": "customer-service",
-        "classification": "internal",
-        "columns": [
-            ("request_id", "string", "311 ticket number"),
-            ("request_type", "string", "What the resident asked for"),
-            ("department", "string", "Department that does the work"),
-            ("district", "string", "District of the request's location"),
-            ("channel", "string", "How the request came in"),
-            ("created_at", "timestamp", "Request created (local time)"),
-            ("due_at", "timestamp", "Created plus the request type's service level"),
-            ("closed_at", "timestamp", "Request closed; empty while open"),
-            ("closed_on_time", "boolean",
-             "Closed by due_at; false if late or open past due; empty while open, not yet due"),
-        ],
-    },
-    "permits": {
-        "title": "Building permits",
-        "description": "Permit applications and their issue, from the permitting system.",
-        "owner": "building-permits",
-        "classification": "internal",
-        "columns": [
-            ("permit_id", "string", "Permit number"),
-            ("permit_type", "string", "Kind of permit"),
-            ("work_class", "string", "Kind of work"),
-            ("ward", "string", "Ward of the property"),
-            ("applied_at", "timestamp", "Application received (local time)"),
-            ("issued_at", "timestamp", "Permit issued; empty while pending or withdrawn"),
-            ("valuation", "float", "Declared construction value in dollars"),
-            ("review_days", "integer", "Calendar days from application to issue"),
-        ],
-    },
-}  # fmt: skip
+# Measures over confidential data that the performance office approves for the portal:
+# 911 calls stay confidential, their aggregate KPIs are published.
+APPROVED_FOR_PUBLICATION: tuple[str, ...] = tuple(
+    o.measure_id for o in OBJECTIVES if SOURCES[o.dataset]["classification"] != "public"
+)
 
 
 def write_workspace(
@@ -229,9 +184,10 @@ def write_workspace(
     end: dt.date | None = None,
     calls: int = 1_100_000,
 ) -> None:
-    """Write the Riverton workspace (spec files and generated data) into ``root``."""
+    """Write the Riverton workspace (spec files, data policy, stories and generated data)
+    into ``root``."""
     span = Span.ending(end or default_end(), YEARS)
-    for folder in ("measures", "sources"):
+    for folder in ("measures", "sources", "stories"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     _write(root / "civicstat.yaml", "Riverton, the CivicStat demo city: every number is made up.", {
         "name": "riverton",
@@ -239,6 +195,7 @@ def write_workspace(
         "timezone": "America/New_York",
         "fiscal_year_start_month": 7,
         "holidays": {"country": "US", "subdivision": "VA"},
+        "portal": PORTAL,
     })  # fmt: skip
     departments = [
         {"id": d, "title": t} | ({} if d == "city-manager" else {"parent": "city-manager"})
@@ -261,16 +218,31 @@ def write_workspace(
     for o in OBJECTIVES:
         comment = f"KPI of objective {o.id} ({o.department})."
         _write(root / "measures" / f"{o.measure_id}.yaml", comment, _measure(o))
-    for dataset, source in _SOURCES.items():
+    for dataset, source in SOURCES.items():
         comment = f"{source['title']}, generated by civicstat.demo."
         _write(root / "sources" / f"{dataset}.yaml", comment, {
             "id": dataset, "title": source["title"], "description": source["description"],
             "owner": source["owner"], "connector": "file",
             "options": {"path": f"data/{dataset}.parquet"},
             "load": "replace", "classification": source["classification"],
-            "columns": [{"name": n, "type": t, "description": d} for n, t, d in source["columns"]],
+            "catalog": source["catalog"],
+            "columns": [column_spec(c) for c in source["columns"]],
         })  # fmt: skip
+    # Published the day after the last month of data: never later than a default build.
+    _write_texts(root, published=span.end + dt.timedelta(days=1))
     generate(root / "data", seed=seed, end=span.end, calls=calls, years=YEARS)
+
+
+def _write_texts(root: Path, *, published: dt.date) -> None:
+    """The data policy, and the stories dated the day after the data's last month."""
+    texts = files("civicstat.demo") / "texts"
+    (root / str(PORTAL["data_policy"])).write_text(
+        (texts / "policy.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for story in sorted((texts / "stories").iterdir(), key=lambda t: t.name):
+        if story.name.endswith(".md"):
+            text = story.read_text(encoding="utf-8").replace("@published@", published.isoformat())
+            (root / "stories" / story.name).write_text(text, encoding="utf-8")
 
 
 def _objective(o: Objective) -> dict[str, Any]:
