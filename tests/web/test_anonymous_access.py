@@ -21,6 +21,19 @@ ANONYMOUS_ALLOWED = frozenset(
         "/api/docs",
         "/docs/oauth2-redirect",  # FastAPI's static helper page for Swagger UI sign-in
         "/api/openapi.json",
+        # Open data (issue 13): public datasets only, as the public reads them; anything
+        # else answers 404 like a missing dataset (tests/portal/test_soda_hostile.py).
+        "/resource/{dataset_id}",
+        "/resource/{dataset_id}.json",
+        "/resource/{dataset_id}.csv",
+        "/resource/{dataset_id}.geojson",
+        "/api/views/{dataset_id}.json",
+        "/api/catalog/v1",
+        "/portal/datasets/{dataset_id}/rows.csv",
+        "/portal/datasets/{dataset_id}/rows.json",
+        "/portal/datasets/{dataset_id}/rows.parquet",
+        "/api/views/{dataset_id}/rows.csv",
+        "/api/views/{dataset_id}/rows.json",
     }
 ) | frozenset(
     {

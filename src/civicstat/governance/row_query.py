@@ -90,13 +90,20 @@ def read_page(
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many rows (or groups) of ``table`` there are, before limit and offset, and the
     page of them, read as the reader sees them: masked columns are computed in the engine."""
-    seen = table.select(**{v.name: _read_as(table[v.name], v, key) for v in views})
+    seen = as_seen(table, views, key)
     if want.groups:
         seen = seen.group_by(want.groups).aggregate(**{COUNT: seen.count()})
     total = int(warehouse.scalar(seen.count()))
     page = ordered(seen, want.keys).limit(limit, offset=offset)
     result = warehouse.execute(page).to_pylist()
     return total, [{k: plain(v) for k, v in row.items()} for row in result]
+
+
+def as_seen(
+    table: ir.Table, views: Sequence[ColumnView], key: masking.KeyInQuery | None
+) -> ir.Table:
+    """``table`` with only the reader's columns, each as they read it (masked in the engine)."""
+    return table.select(**{v.name: _read_as(table[v.name], v, key) for v in views})
 
 
 def _read_as(value: ir.Value, view: ColumnView, key: masking.KeyInQuery | None) -> ir.Value:

@@ -9,9 +9,10 @@ what must be audited before any data is read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -36,6 +37,9 @@ from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
 from civicstat.services.errors import Forbidden, InvalidInput, NotFound, PermissionDenied
 from civicstat.spec.models import Classification, Masking, PiiKind, Source
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 MAX_LIMIT = query.MAX_LIMIT
 _AUDITED = {Classification.CONFIDENTIAL, Classification.RESTRICTED}
@@ -254,6 +258,52 @@ def _page(
         limit=limit,
         offset=offset,
     )
+
+
+@dataclass(frozen=True)
+class GovernedRead:
+    """A read that may go ahead: the dataset's version as it was opened (a long download
+    reads that version to its end), the reader's columns and rows, the small-cell
+    threshold."""
+
+    found: _Readable
+    views: list[ColumnView]
+    scope: RowScope
+    k: int
+
+    @property
+    def stable(self) -> list[str]:
+        """The dataset's key columns the reader sees in clear: the rows' default order."""
+        clear = {v.name for v in self.views if v.clear}
+        return [k for k in self.found.source.load.key if k in clear]
+
+    @property
+    def version(self) -> DataVersion | None:
+        return self.found.version
+
+
+def open_read(ctx: Context, actor: Actor, dataset_id: str) -> GovernedRead:
+    """Check that ``actor`` may read the dataset (PermissionDenied otherwise, as ``rows``)
+    and audit the read as ``rows`` would; then build its table with :func:`governed_table`."""
+    found = _open(ctx, actor, dataset_id, DATASET_READ, Event.DATASET_READ)
+    views = visible_columns(actor, found.source, _stored_columns(found), found.plan.masking)
+    scope = row_scope(actor, found.source, found.plan.departments)
+    _audit_read(ctx, actor, found, views, scope, False, False, None, [], [])
+    return GovernedRead(found, views, scope, found.plan.suppression.k)
+
+
+@contextmanager
+def governed_table(ctx: Context, read: GovernedRead) -> Iterator[ir.Table | None]:
+    """The rows of ``read`` as the reader sees them (their rows, their columns, masked in
+    the engine), as an Ibis table to query further inside the block; None with no data
+    yet. The query must run inside the block."""
+    version = read.found.version
+    if version is None:
+        yield None
+        return
+    with ctx.warehouse.session() as table:
+        base = row_filter(table(read.found.resource.id, version.version, version.files), read.scope)
+        yield query.as_seen(base, read.views, _hash_key(ctx, read.views))
 
 
 def export_csv(ctx: Context, actor: Actor, dataset_id: str, **options: Any) -> str:
