@@ -8,21 +8,20 @@ front matter's keys and values, each embed, the ``portal.data_policy`` setting.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path, PurePosixPath
 
 from markdown_it import MarkdownIt
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from civicstat.spec._errors import hint, model_issues
 from civicstat.spec._files import File
 from civicstat.spec.boundary import Boundary, real_path
-from civicstat.spec.models import DataPolicy, Portal, Story, StoryMeta
+from civicstat.spec.models import DataPolicy, Portal, Slug, Story, StoryMeta
 from civicstat.spec.stories import STORIES_DIR, embeds, front_matter, parser
 from civicstat.spec.workspace import Issue
 from civicstat.spec.yamlpos import load_yaml, read_text
 
-_SLUG = r"^[a-z][a-z0-9_-]{0,62}$"
+_SLUG: TypeAdapter[str] = TypeAdapter(Slug)
 _POLICY = ("portal", "data_policy")
 
 
@@ -65,7 +64,9 @@ def _story(
 ) -> tuple[Story | None, list[Issue]]:
     issues: list[Issue] = []
     story_id = PurePosixPath(path).stem
-    if not re.fullmatch(_SLUG, story_id):
+    try:
+        _SLUG.validate_python(story_id)
+    except ValidationError:
         issues.append(
             Issue(
                 path,
