@@ -271,14 +271,21 @@ def test_what_is_not_there_answers_like_a_missing_page(
     assert (answer.status_code, answer.text) == missing
 
 
-def test_a_switched_off_portal_has_no_stories_and_no_policy(
+def test_a_switched_off_portal_has_no_stories_policy_or_embeds(
     example_root: Path, example_ctx: Context, admin: Actor, client: TestClient
 ) -> None:
     edit_yaml(example_root / "civicstat.yaml", {"portal.enabled": False})
     workspace_service.apply(example_ctx, admin)
     missing = _missing_page(client)
 
-    for path in ("/portal/stories", f"/portal/stories/{STORY}", "/portal/policy"):
+    for path in (
+        "/portal/stories",
+        f"/portal/stories/{STORY}",
+        "/portal/policy",
+        f"/portal/embed/{MEASURE}",
+        f"/portal/measures/{MEASURE}/badge.svg",
+        f"/portal/oembed?url=http://testserver/portal/measures/{MEASURE}",
+    ):
         answer = client.get(path)
         assert (answer.status_code, answer.text) == missing, path
 
