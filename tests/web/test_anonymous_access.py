@@ -37,6 +37,14 @@ ANONYMOUS_ALLOWED = frozenset(
     }
 ) | frozenset(
     {
+        # The transparency portal's pages (web/portal/pages.py): public by design, reading
+        # only public datasets and publishable measures (tests/portal/test_portal_pages.py).
+        "/portal",
+        "/portal/plan",
+        "/portal/goals/{goal_id}",
+        "/portal/measures/{measure_id}",
+        "/portal/datasets",
+        "/portal/datasets/{dataset_id}",
         # The portal's stories, data policy and embeddable measures (web/portal/stories.py,
         # embeds.py): public by design, numbers only of publishable measures, suppressed
         # (tests/portal/test_stories.py, test_embeds.py).

@@ -26,6 +26,7 @@ from civicstat.web import errors, health, live, open_data, pages, portal
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
 from civicstat.web.headers import SecurityHeaders, security_headers
+from civicstat.web.portal._layout import not_found as portal_not_found
 from civicstat.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(pages.router)
     app.include_router(live.router)
-    app.include_router(portal.router, prefix="/portal")
+    app.include_router(portal.router)  # under /portal (see web.portal)
     app.include_router(open_data.router)
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
@@ -131,6 +132,8 @@ async def _denied(request: Request, error: Exception) -> Response:
 async def _not_found(request: Request, error: Exception) -> Response:
     if errors.is_api(request):
         return JSONResponse({"detail": str(error) or "not found"}, status_code=404)
+    if errors.is_portal(request):
+        return portal_not_found(request, request.app.state.ctx)
     return render(
         request, "error.html", {"title": "Not found", "message": str(error)}, status_code=404
     )

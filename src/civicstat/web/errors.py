@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from civicstat.web.portal._layout import not_found
 from civicstat.web.templating import render
 
 TITLES = {
@@ -33,6 +34,11 @@ _PLACES = {"query": "in the address", "path": "in the address", "body": "in the 
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def is_portal(request: Request) -> bool:
+    """A page of the public portal, whose 404 is its own (``web.portal._layout``)."""
+    return request.url.path == "/portal" or request.url.path.startswith("/portal/")
 
 
 def problems(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -65,6 +71,8 @@ async def http_error(request: Request, error: Exception) -> Response:
         return Response(status_code=error.status_code, headers=headers)
     if is_api(request):
         return JSONResponse({"detail": error.detail}, error.status_code, headers=headers)
+    if error.status_code == 404 and is_portal(request):
+        return not_found(request, request.app.state.ctx)
     title = TITLES.get(error.status_code, "Cannot do that")
     detail = error.detail if isinstance(error.detail, str) else title
     response = render(request, "error.html", {"title": title, "message": detail}, error.status_code)

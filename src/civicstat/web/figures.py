@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from civicstat.services.measures.series import Series
+from civicstat.services.measures.series import Point, Series
 from civicstat.services.trends import TrendPoint
 from civicstat.web import charts
 
@@ -49,6 +49,15 @@ def trend_sparkline(trend: Sequence[TrendPoint], unit: str) -> Markup:
     values = [p.value for p in trend]
     label = charts.trend_label(labels, values, unit)
     svg = charts.sparkline(values, label=label, targets=[p.target for p in trend])
+    return Markup(svg)  # noqa: S704 - charts escapes every text it writes
+
+
+def points_sparkline(points: Sequence[Point], unit: str) -> Markup:
+    """A sparkline of a series' points (a withheld value leaves a gap); said in its label."""
+    labels = [p.period for p in points]
+    values = [p.value for p in points]
+    label = charts.trend_label(labels, values, unit)
+    svg = charts.sparkline(values, label=label, targets=[p.target for p in points])
     return Markup(svg)  # noqa: S704 - charts escapes every text it writes
 
 

@@ -45,6 +45,7 @@ templates.env.filters["relative"] = figures.relative
 templates.env.filters["signal_rule"] = figures.signal_rule
 templates.env.globals["trend_sparkline"] = figures.trend_sparkline
 templates.env.globals["trend_chart"] = figures.trend_chart
+templates.env.globals["points_sparkline"] = figures.points_sparkline
 templates.env.globals["can"] = can
 
 

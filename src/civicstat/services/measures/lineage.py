@@ -115,13 +115,18 @@ def description_of(read: Reading) -> MeasureDescription:
         definition=_definition(measure),
         definition_hash=plan.definition_hash(measure),
         inputs=_inputs(plan, measure),
-        objectives=_objectives(plan, measure.id),
+        objectives=objectives_of(plan, measure.id),
         datasets=lineage,
         computed_at=computed_at.replace(tzinfo=dt.UTC)
         if computed_at is not None and computed_at.tzinfo is None
         else computed_at,
         observations=count,
     )
+
+
+def method_of(measure: Measure) -> str:
+    """What the measure's kind computes, in a sentence."""
+    return _method(measure_kinds.get(measure.kind))
 
 
 def _method(kind: MeasureKind) -> str:
@@ -162,7 +167,8 @@ def _inputs(plan: AppliedPlan, measure: Measure) -> list[InputRef]:
     ]
 
 
-def _objectives(plan: AppliedPlan, measure_id: str) -> list[ObjectiveRef]:
+def objectives_of(plan: AppliedPlan, measure_id: str) -> list[ObjectiveRef]:
+    """The objectives a measure measures, with their goal and department."""
     out = []
     for goal, objective in plan.objectives():
         if objective.measure != measure_id:

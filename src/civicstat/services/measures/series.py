@@ -35,7 +35,7 @@ class Point(BaseModel):
     value: float | None
     numerator: float | None
     denominator: float | None
-    n: int
+    n: int | None  # None where a public series withholds a small cell
     partial: bool  # the period is still running: its value may yet change
     target: float | None
     status: Status
@@ -103,22 +103,31 @@ def get_series(
 
 def series_of(read: Reading, slice_key: str = "", target: TargetSchedule | None = None) -> Series:
     """The series of a measure being read (see :func:`get_series`)."""
-    plan, measure = read.plan, read.measure
-    rows = observations.every_version(read.session, measure.id, slice_key)
-    slices = observations.current_slices(read.session, measure.id)
-    freshness = read.freshness
+    rows = observations.every_version(read.session, read.measure.id, slice_key)
+    slices = observations.current_slices(read.session, read.measure.id)
     if slice_key not in slices and slice_key:
-        raise NotFound(f"measure {measure.id!r} has no slice {slice_key!r}")
+        raise NotFound(f"measure {read.measure.id!r} has no slice {slice_key!r}")
+    return series_from(read, slice_key, rows, slices, target)
+
+
+def series_from(
+    read: Reading,
+    slice_key: str,
+    rows: Sequence[Observation],
+    slices: list[str],
+    target: TargetSchedule | None = None,
+) -> Series:
+    """The series of one slice from its observations, every version (see
+    :func:`series_of`); ``slices`` are the measure's slices to list."""
+    plan, measure = read.plan, read.measure
+    freshness = read.freshness
     schedule = target if target is not None else objective_target(plan, measure.id)
     tz = zoneinfo.ZoneInfo(plan.settings.timezone)
     today = dt.datetime.now(tz).date()
     stale = any(f.stale for f in freshness)
     fiscal = plan.settings.fiscal_year_start_month
     points = _points(rows, measure.grain, fiscal, today, schedule, stale)
-    complete = [p for p in points if not p.partial and p.value is not None]
-    latest = points[-1] if points else None
-    last_period = period_of(latest.start, Grain(measure.grain), fiscal) if latest else None
-    return Series(
+    empty = Series(
         measure=measure.id,
         title=measure.title,
         kind=measure.kind,
@@ -126,13 +135,35 @@ def series_of(read: Reading, slice_key: str = "", target: TargetSchedule | None 
         grain=measure.grain,
         slice=slice_key,
         slices=slices,
-        points=points,
-        status=latest.status if latest else Status.NO_DATA,
-        change_from_previous=_change(points, last_period, Period.previous),
-        change_from_year_ago=_change(points, last_period, Period.year_ago),
-        control=_control(complete),
-        projection=_projection(plan, measure, latest, today),
+        points=[],
+        status=Status.NO_DATA,
+        change_from_previous=None,
+        change_from_year_ago=None,
+        control=None,
+        projection=None,
         freshness=freshness,
+    )
+    return with_points(plan, measure, empty, points)
+
+
+def with_points(plan: AppliedPlan, measure: Measure, series: Series, points: list[Point]) -> Series:
+    """``series`` with ``points``, and everything worked out from their values (status,
+    changes, control limits, projection) worked out from them: a public series that
+    withholds small cells derives nothing from a value it does not show."""
+    fiscal = plan.settings.fiscal_year_start_month
+    today = dt.datetime.now(zoneinfo.ZoneInfo(plan.settings.timezone)).date()
+    complete = [p for p in points if not p.partial and p.value is not None]
+    latest = points[-1] if points else None
+    last_period = period_of(latest.start, Grain(measure.grain), fiscal) if latest else None
+    return series.model_copy(
+        update={
+            "points": points,
+            "status": latest.status if latest else Status.NO_DATA,
+            "change_from_previous": _change(points, last_period, Period.previous),
+            "change_from_year_ago": _change(points, last_period, Period.year_ago),
+            "control": _control(complete),
+            "projection": _projection(plan, measure, latest, today),
+        }
     )
 
 
@@ -207,19 +238,24 @@ def _points(
                 target=goal.value if goal is not None else None,
                 status=status,
                 as_reported=reported,
-                restated=_differs(reported, current.value),
+                restated=differs(reported, current.value),
             )
         )
     return points
 
 
 def _as_reported(versions: Sequence[Observation], period: Period) -> float | None:
-    """The first value computed once the period had ended; the first ever if none was."""
+    return reported_version(versions, period).value
+
+
+def reported_version(versions: Sequence[Observation], period: Period) -> Observation:
+    """The version first reported: the first computed once the period had ended; the first
+    ever if none was."""
     after = [v for v in versions if v.computed_at.date() >= period.end]
-    return (after or list(versions))[0].value
+    return (after or list(versions))[0]
 
 
-def _differs(a: float | None, b: float | None) -> bool:
+def differs(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return (a is None) != (b is None)
     return abs(a - b) > _SAME * max(abs(a), abs(b), 1.0)

@@ -10,7 +10,11 @@ from fastapi import APIRouter
 
 from civicstat.web.portal import embeds, pages, stories
 
+PREFIX = "/portal"
+
+# The prefix is given here, not where the app includes this router: FastAPI refuses an
+# empty path under an empty prefix, and the portal's home is the route "" (/portal).
 router = APIRouter()
-router.include_router(embeds.router)
-router.include_router(stories.router)
-router.include_router(pages.router)
+router.include_router(embeds.router, prefix=PREFIX)
+router.include_router(stories.router, prefix=PREFIX)
+router.include_router(pages.router, prefix=PREFIX)
