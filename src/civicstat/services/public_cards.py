@@ -25,7 +25,7 @@ from civicstat.services.public import PublicPoint, public_series
 from civicstat.services.trends import TREND_PERIODS
 from civicstat.spec.models import Measure
 
-__all__ = ["CardPoint", "Embedding", "PublicCard", "card", "embedding"]
+__all__ = ["CardPoint", "PublicCard", "card"]
 
 
 class CardPoint(BaseModel):
@@ -51,25 +51,6 @@ class PublicCard(BaseModel):
     as_of: dt.datetime | None  # when the data behind it was last pulled (UTC)
     stale: bool
     k: int  # the suppression threshold applied
-
-
-class Embedding(BaseModel):
-    """What a page framing the portal's cards needs to know of the portal."""
-
-    portal_title: str
-    url: str | None  # the portal's public address, when set (portal.url)
-    origins: list[str]  # sites that may frame the cards (portal.embed_origins)
-
-
-def embedding(ctx: Context) -> Embedding:
-    """The portal's name, address and framing allowlist; NotFound when it is switched off."""
-    with ctx.db.session() as session:
-        plan = ctx.applied_plan(session)
-    if plan is None or not plan.settings.portal.enabled:
-        raise NotFound("the portal is not published")
-    portal = plan.settings.portal
-    title = portal.title or f"{plan.settings.title} Open Data"
-    return Embedding(portal_title=title, url=portal.url, origins=list(portal.embed_origins))
 
 
 def card(ctx: Context, measure_id: str) -> PublicCard:

@@ -22,9 +22,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from civicstat.services import public_cards
+from civicstat.services import portal, public_cards
 from civicstat.services.errors import NotFound
-from civicstat.services.public_cards import Embedding, PublicCard
+from civicstat.services.portal import PortalSite
+from civicstat.services.public_cards import PublicCard
 from civicstat.web.deps import Ctx
 from civicstat.web.headers import framed_by
 from civicstat.web.portal._fragments import cached, card_html
@@ -42,17 +43,25 @@ def _missing() -> HTTPException:
     return HTTPException(status_code=404)
 
 
-def _published(ctx: Ctx, measure_id: str) -> tuple[Embedding, PublicCard]:
+def _frame(ctx: Ctx) -> PortalSite:
     try:
-        return public_cards.embedding(ctx), public_cards.card(ctx, measure_id)
+        return portal.site(ctx)
     except NotFound:
         raise _missing() from None
 
 
-def site(request: Request, embedding: Embedding) -> str:
+def _published(ctx: Ctx, measure_id: str) -> tuple[PortalSite, PublicCard]:
+    frame = _frame(ctx)
+    try:
+        return frame, public_cards.card(ctx, measure_id)
+    except NotFound:
+        raise _missing() from None
+
+
+def site(request: Request, frame: PortalSite) -> str:
     """The portal's public address without a trailing slash: ``portal.url`` when set,
     else the address the request came to."""
-    return (embedding.url or str(request.base_url)).rstrip("/")
+    return frame.url or str(request.base_url).rstrip("/")
 
 
 def oembed_href(base: str, measure_id: str) -> str:
@@ -63,16 +72,15 @@ def oembed_href(base: str, measure_id: str) -> str:
 
 @router.get("/embed/{measure_id}")
 def embed_card(measure_id: str, request: Request, ctx: Ctx) -> Response:
-    embedding, card = _published(ctx, measure_id)
-    base = site(request, embedding)
+    frame, card = _published(ctx, measure_id)
     context = {
         "card": card,
         "card_html": card_html(card, chart_id=f"embed-{card.measure}", compact=True),
-        "portal_title": embedding.portal_title,
-        "oembed_href": oembed_href(base, card.measure),
+        "portal_title": frame.title,
+        "oembed_href": oembed_href(site(request, frame), card.measure),
     }
     html = templates.get_template("portal/embed.html").render(context)
-    page = HTMLResponse(html, headers={"Content-Security-Policy": framed_by(embedding.origins)})
+    page = HTMLResponse(html, headers={"Content-Security-Policy": framed_by(frame.embed_origins)})
     return cached(page, request)
 
 
@@ -94,19 +102,15 @@ def oembed(
     """oEmbed 1.0 for a measure page or card of this portal."""
     if format != "json":
         raise HTTPException(status_code=501, detail="only format=json is served")
-    try:
-        embedding = public_cards.embedding(ctx)
-    except NotFound:
-        raise _missing() from None
-    base = site(request, embedding)
+    base = site(request, _frame(ctx))
     measure_id = _own_measure(url, base)
     if measure_id is None:
         raise _missing()
-    _, card = _published(ctx, measure_id)
+    frame, card = _published(ctx, measure_id)
     width = min(WIDTH, maxwidth or WIDTH)
     height = min(HEIGHT, maxheight or HEIGHT)
     src = f"{base}/portal/embed/{card.measure}"
-    frame = (
+    iframe = (
         f'<iframe src="{escape(src)}" width="{width}" height="{height}" '
         f'title="{escape(card.title)}" loading="lazy"></iframe>'
     )
@@ -114,10 +118,10 @@ def oembed(
         "version": "1.0",
         "type": "rich",
         "title": card.title,
-        "provider_name": embedding.portal_title,
+        "provider_name": frame.title,
         "provider_url": f"{base}/portal",
         "cache_age": 300,
-        "html": frame,
+        "html": iframe,
         "width": width,
         "height": height,
     }

@@ -18,8 +18,8 @@ from civicstat.services.errors import NotFound
 from civicstat.services.stories import data_policy, stories, story
 from civicstat.web.deps import Ctx
 from civicstat.web.portal._fragments import Resolver, cached
+from civicstat.web.portal._layout import render_portal
 from civicstat.web.portal.markdown import render_markdown
-from civicstat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,7 +35,9 @@ def story_list(request: Request, ctx: Ctx) -> Response:
         listed = stories(ctx)
     except NotFound:
         raise _missing() from None
-    page = render(request, "portal/stories.html", {"title": "Stories", "stories": listed})
+    page = render_portal(
+        request, ctx, "portal/stories.html", {"title": "Stories", "stories": listed}
+    )
     return cached(page, request)
 
 
@@ -46,9 +48,8 @@ def story_page(story_id: str, request: Request, ctx: Ctx) -> Response:
     except NotFound:
         raise _missing() from None
     body = render_markdown(found.body, Resolver(ctx))
-    page = render(
-        request, "portal/story.html", {"title": found.title, "story": found, "body": body}
-    )
+    context = {"title": found.title, "story": found, "body": body}
+    page = render_portal(request, ctx, "portal/story.html", context)
     return cached(page, request)
 
 
@@ -59,5 +60,5 @@ def policy_page(request: Request, ctx: Ctx) -> Response:
     except NotFound:
         raise _missing() from None
     body = render_markdown(policy.text)
-    page = render(request, "portal/policy.html", {"title": "Data policy", "body": body})
+    page = render_portal(request, ctx, "portal/policy.html", {"title": "Data policy", "body": body})
     return cached(page, request)
