@@ -401,3 +401,18 @@ def test_a_repeated_request_with_its_etag_is_not_modified(
         assert again.status_code == 304, path
         assert again.headers["etag"] == first.headers["etag"]
         assert again.content == b""
+
+
+def test_the_measure_page_says_where_its_oembed_is_and_that_address_answers(
+    ingested: Context, client: TestClient
+) -> None:
+    page = scan(client.get(f"/portal/measures/{MEASURE}").text)
+
+    links = [a for a in page.of("link") if a.get("type") == "application/json+oembed"]
+    assert len(links) == 1
+    href = urlsplit(links[0]["href"])
+    assert parse_qs(href.query)["url"] == [f"http://testserver/portal/measures/{MEASURE}"]
+    found = client.get(f"{href.path}?{href.query}").json()
+    assert found["title"] == links[0]["title"]
+    src = scan(found["html"]).of("iframe")[0]["src"]
+    assert client.get(urlsplit(src).path).status_code == 200
