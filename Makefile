@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= riverton
 PORT   ?= 8000
 
-.PHONY: install chromium demo test lint bench campaign clean
+.PHONY: install chromium wrk demo test lint bench campaign clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $@
 
-install: $(STAMP) chromium
+install: $(STAMP) chromium wrk
 
 # The browser tests drive Debian's Chromium (Playwright never downloads one). As root, install
 # it when it is missing; otherwise say so, and the browser tests skip (they fail under CI=true).
@@ -29,10 +29,20 @@ chromium:
 	  fi; \
 	fi
 
+# bench/portal drives its load with wrk; as root, install it when it is missing.
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "wrk not found: the portal benchmark's test will skip (as root: apt-get install wrk)"; \
+	  fi; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/civicstat demo $(DEMO) --port $(PORT)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium wrk
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -41,10 +51,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(BIN)/python -m bench.ingest $(BENCH_ARGS)
 	$(BIN)/python -m bench.measures $(BENCH_ARGS)
 	$(BIN)/python -m bench.pages $(BENCH_ARGS)
+	$(BIN)/python -m bench.portal $(BENCH_ARGS)
 
 # Long campaigns, kept out of `make test` (which runs short versions of the same code).
 campaign: $(STAMP)

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     throttle_attempts: int = Field(
         20, ge=1, description="Failed sign-ins from one client within the window, any user names"
     )
+    public_max_age: int = Field(
+        300,
+        ge=0,
+        le=86_400,
+        description="Seconds browsers and caches may keep a public answer (portal, open data)",
+    )
+    public_cache_seconds: float = Field(
+        300.0,
+        ge=0,
+        le=3600,
+        description="How long the server keeps a copy of a public answer while the data "
+        "stays the same (0: none)",
+    )
     sweep_grace_minutes: float = Field(
         60.0,
         ge=0,

@@ -42,6 +42,7 @@ action:read        *     *     *     *     *
 action:write       *     -     own   -     -
 meeting:read       *     *     *     *     -
 meeting:run        *     -     -     -     -
+portal:app         -     -     -     -     -
 """
 ROLES = [Role.ADMIN, Role.STEWARD, Role.DEPARTMENT_HEAD, Role.ANALYST, Role.VIEWER]
 EXPECTED = {

@@ -38,6 +38,11 @@ PLAUSIBLE_IDS = {
     "goal_id": "safe-city",
     "department_id": "police",
     "period_start": "2025-01-01",
+    # The public side's (see tests/portal/test_public_canaries.py for its own walk).
+    "story_id": "no-such-story",
+    "extension": "csv",
+    "view": "incidents.json",
+    "resource": "incidents.json",
 }
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 

@@ -1,4 +1,6 @@
-"""Nobody reaches data without signing in: every data route goes through a permission check."""
+"""Nobody reaches data without signing in, but on the public side: every data route goes
+through a permission check, and what answers an anonymous caller is exactly the portal and
+open data routes (``web.public_http.PUBLIC_PREFIXES``) plus a few pages that show no data."""
 
 from __future__ import annotations
 
@@ -11,6 +13,11 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 from web_helpers import ON_SQLITE_ONLY
 
+from civicstat.governance.actors import Actor
+from civicstat.services import ingest
+from civicstat.services.context import Context
+from civicstat.web.public_http import public_prefix
+
 # The only paths an anonymous GET may answer with 200: they show no data. Adding a path
 # here is a decision about what the public may see; make it in review, not to pass a test.
 ANONYMOUS_ALLOWED = frozenset(
@@ -21,41 +28,11 @@ ANONYMOUS_ALLOWED = frozenset(
         "/api/docs",
         "/docs/oauth2-redirect",  # FastAPI's static helper page for Swagger UI sign-in
         "/api/openapi.json",
-        # Open data (issue 13): public datasets only, as the public reads them; anything
-        # else answers 404 like a missing dataset (tests/portal/test_soda_hostile.py).
-        "/resource/{dataset_id}",
-        "/resource/{dataset_id}.json",
-        "/resource/{dataset_id}.csv",
-        "/resource/{dataset_id}.geojson",
-        "/api/views/{dataset_id}.json",
-        "/api/catalog/v1",
-        "/portal/datasets/{dataset_id}/rows.csv",
-        "/portal/datasets/{dataset_id}/rows.json",
-        "/portal/datasets/{dataset_id}/rows.parquet",
-        "/api/views/{dataset_id}/rows.csv",
-        "/api/views/{dataset_id}/rows.json",
-    }
-) | frozenset(
-    {
-        # The transparency portal's pages (web/portal/pages.py): public by design, reading
-        # only public datasets and publishable measures (tests/portal/test_portal_pages.py).
-        "/portal",
-        "/portal/plan",
-        "/portal/goals/{goal_id}",
-        "/portal/measures/{measure_id}",
-        "/portal/datasets",
-        "/portal/datasets/{dataset_id}",
-        # The portal's stories, data policy and embeddable measures (web/portal/stories.py,
-        # embeds.py): public by design, numbers only of publishable measures, suppressed
-        # (tests/portal/test_stories.py, test_embeds.py).
-        "/portal/stories",
-        "/portal/stories/{story_id}",
-        "/portal/policy",
-        "/portal/embed/{measure_id}",
-        "/portal/measures/{measure_id}/badge.svg",
-        "/portal/oembed",
     }
 )
+# The public side (the portal and the open data API) is not listed here: every route
+# under web.public_http.PUBLIC_PREFIXES is walked on its own and must answer the public
+# (test_the_anonymous_surface_is_exactly_the_portal_and_open_data_routes).
 
 # A plausible value for each path parameter: an id that exists in the example workspace,
 # so a route cannot pass the walk merely by answering "not found" to a made-up id.
@@ -67,8 +44,27 @@ PLAUSIBLE_IDS = {
     "goal_id": "responsive-government",
     "department_id": "customer-service",
     "period_start": "2025-01-01",
-    "story_id": "closing-requests-on-time",
+    # The public side's (see tests/portal/test_public_canaries.py for its own walk).
+    "story_id": "closing-requests-on-time",  # the example's story (once stories land)
+    "extension": "csv",
+    "view": "service_requests.json",
+    "resource": "service_requests.json",
 }
+# The query a public route needs to answer at all (oEmbed names the page it embeds).
+PLAUSIBLE_QUERIES: dict[str, dict[str, str]] = {
+    "/portal/oembed": {
+        "url": "http://testserver/portal/measures/pct-requests-closed-on-time",
+        "format": "json",
+    },
+    "/api/3/action/package_show": {"id": "service_requests"},
+    "/api/action/package_show": {"id": "service_requests"},
+}
+# Public routes that answer the example workspace with something else than 200 by design.
+PUBLIC_NOT_200 = {
+    "/resource/{dataset_id}.geojson": 400,  # the example's requests have no point column
+}
+# The modules whose routes are the public side: every one must be under a public prefix.
+PUBLIC_MODULES = ("civicstat.web.portal", "civicstat.web.open_data")
 
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -106,10 +102,11 @@ def _get_paths(app: FastAPI) -> list[tuple[str, str]]:
 
 
 def anonymous_leaks(app: FastAPI, client: TestClient) -> list[str]:
-    """Every GET route outside the allowlist that does not refuse an anonymous caller."""
+    """Every GET route outside the allowlist and the public side that does not refuse an
+    anonymous caller."""
     leaks = []
     for path, concrete in _get_paths(app):
-        if path in ANONYMOUS_ALLOWED:
+        if path in ANONYMOUS_ALLOWED or public_prefix(path) is not None:
             continue
         response = client.get(concrete)
         location = response.headers.get("location", "")
@@ -186,3 +183,70 @@ def test_route_walk_catches_a_new_route_that_answers_anonymously(
         return {"dataset": dataset_id, "rows": "everything"}
 
     assert anonymous_leaks(app, client) == ["GET /api/v1/datasets/service_requests/leak -> 200"]
+
+
+def public_surface(app: FastAPI, client: TestClient) -> tuple[set[str], list[str]]:
+    """(the public routes walked, those that do not answer an anonymous GET with 200)."""
+    walked, failing = set(), []
+    for path, concrete in _get_paths(app):
+        if public_prefix(path) is None:
+            continue
+        walked.add(path)
+        response = client.get(concrete, params=PLAUSIBLE_QUERIES.get(path))
+        if response.status_code != PUBLIC_NOT_200.get(path, 200):
+            failing.append(f"GET {concrete} -> {response.status_code}")
+    return walked, failing
+
+
+def outside_the_public_prefixes(app: FastAPI) -> list[str]:
+    """Routes of the portal and open data modules that are not under a public prefix."""
+    return [
+        route.path
+        for route in _flat_routes(app)
+        if getattr(getattr(route, "endpoint", None), "__module__", "").startswith(PUBLIC_MODULES)
+        and public_prefix(route.path) is None
+    ]
+
+
+def test_the_anonymous_surface_is_exactly_the_portal_and_open_data_routes(
+    app: FastAPI, client: TestClient, example_ctx: Context, admin: Actor
+) -> None:
+    ingest.ingest(example_ctx, admin, "service_requests")  # pages with data, not empty ones
+
+    walked, failing = public_surface(app, client)
+
+    assert failing == []  # each public route answers the public, with a plausible id
+    assert outside_the_public_prefixes(app) == []
+    assert anonymous_leaks(app, client) == []  # and nothing else does
+    assert all(public_prefix(path) for path in walked)
+
+
+@ON_SQLITE_ONLY
+def test_route_walk_catches_a_public_route_outside_the_public_prefixes(
+    app: FastAPI, client: TestClient
+) -> None:
+    from civicstat.web.portal import pages
+
+    @app.get("/portals/{dataset_id}")
+    def misplaced(dataset_id: str) -> dict[str, str]:
+        return {"dataset": dataset_id}
+
+    misplaced.__module__ = pages.__name__  # as if the portal's pages had declared it
+
+    assert outside_the_public_prefixes(app) == ["/portals/{dataset_id}"]
+    assert anonymous_leaks(app, client) == ["GET /portals/service_requests -> 200"]
+
+
+@ON_SQLITE_ONLY
+def test_route_walk_catches_a_public_route_that_does_not_answer_the_public(
+    app: FastAPI, client: TestClient
+) -> None:
+    @app.get("/resource/{dataset_id}/broken.json")
+    def broken(dataset_id: str) -> None:
+        from civicstat.services.errors import NotFound
+
+        raise NotFound.of("dataset", dataset_id)
+
+    _, failing = public_surface(app, client)
+
+    assert "GET /resource/service_requests/broken.json -> 404" in failing

@@ -96,8 +96,12 @@ ACTION_WRITE = _action(
 )
 MEETING_READ = _action("meeting:read", "meeting", "See the stat meeting agenda and records")
 MEETING_RUN = _action("meeting:run", "meeting", "Record a stat meeting")
+PORTAL_APP = _action(
+    "portal:app", "portal", "Call the open data API at the app-token rate limit (X-App-Token)"
+)
 
-_ALL = frozenset(ACTIONS)
+# portal:app is an app token's alone: a person has no rate limit to lift.
+_ALL = frozenset(ACTIONS) - {PORTAL_APP.name}
 ROLE_GRANTS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _ALL,
     Role.STEWARD: frozenset(
@@ -165,7 +169,9 @@ GRANTABLE = frozenset({"dataset:read"})
 PUBLIC_ACTIONS = frozenset({"dataset:read", "dataset:export"})
 
 # Actions an API token may be scoped to, as "<action>:<resource id>" or "<action>:*".
-TOKEN_ACTIONS = frozenset({"source:push"})
+# ``portal:app:*`` is an app token: it lifts the public side's rate limit and reads
+# nothing more than the public may (web/public_http.py).
+TOKEN_ACTIONS = frozenset({"source:push", "portal:app"})
 
 
 def token_scope(action: Action, resource_id: str) -> str:

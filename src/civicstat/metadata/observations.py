@@ -230,6 +230,17 @@ def current_extent(session: Session, measure_id: str) -> tuple[dt.datetime | Non
     return computed_at, count
 
 
+def current_span(session: Session, measure_id: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first period's start and the last period's end (exclusive) of the current
+    observations of a measure."""
+    first, last = session.execute(
+        select(func.min(Observation.period_start), func.max(Observation.period_end)).where(
+            Observation.measure_id == measure_id, Observation.superseded_at.is_(None)
+        )
+    ).one()
+    return first, last
+
+
 def versions_used(session: Session, measure_id: str, dataset_id: str) -> list[int]:
     """The versions of a dataset behind the measure's current observations, ascending."""
     found = session.scalars(

@@ -66,6 +66,7 @@ class PublicDataset(BaseModel):
     stale: bool
     row_count: int
     columns: list[PublicColumn]
+    primary_key: list[str]  # the load key, when every column of it is public
     etag: str  # changes with the data version and the published description
 
 
@@ -187,8 +188,15 @@ def _public(session: Session, plan: AppliedPlan, source: Source, now: dt.datetim
         stale=fresh.stale,
         row_count=rows,
         columns=columns,
+        primary_key=_primary_key(source, columns),
         etag=_etag(plan, source, version.version if version else None),
     )
+
+
+def _primary_key(source: Source, columns: list[PublicColumn]) -> list[str]:
+    published = {c.name for c in columns}
+    key = list(source.load.key)
+    return key if key and all(k in published for k in key) else []
 
 
 def _etag(plan: AppliedPlan, source: Source, version: int | None) -> str:

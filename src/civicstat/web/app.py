@@ -26,7 +26,9 @@ from civicstat.web import errors, health, live, open_data, pages, portal
 from civicstat.web.api import router as api_router
 from civicstat.web.deps import CsrfRejected
 from civicstat.web.headers import SecurityHeaders, security_headers
+from civicstat.web.open_data.openapi import staff_openapi
 from civicstat.web.portal._layout import not_found as portal_not_found
+from civicstat.web.public_http import PublicHttp
 from civicstat.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -34,10 +36,17 @@ log = logging.getLogger(__name__)
 
 class _App(FastAPI):
     """FastAPI with the security headers outermost, so that they reach every answer, the
-    500 that Starlette's error middleware writes included (see ``web.headers``)."""
+    500 that Starlette's error middleware writes included (see ``web.headers``); inside
+    them, what the public side's answers get (``web.public_http``)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), self.state.headers)
+        public = PublicHttp(
+            super().build_middleware_stack(),
+            max_age=self.state.settings.public_max_age,
+            cache_seconds=self.state.settings.public_cache_seconds,
+            context=lambda: self.state.ctx,
+        )
+        return SecurityHeaders(public, self.state.headers)
 
 
 class Background(Protocol):
@@ -101,6 +110,7 @@ def create_app(
     app.include_router(live.router)
     app.include_router(portal.router)  # under /portal (see web.portal)
     app.include_router(open_data.router)
+    app.openapi = staff_openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(PermissionDenied, _denied)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(InvalidInput, _invalid)

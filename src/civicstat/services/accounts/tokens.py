@@ -202,7 +202,11 @@ def _check_scope(plan: AppliedPlan, scope: str) -> None:
         grantable = ", ".join(f"{a}:ID" for a in sorted(TOKEN_ACTIONS))
         raise InvalidInput(f"invalid scope {scope!r}: a scope is one of {grantable} (or ID *)")
     resource = match["resource"]
-    if resource == "*" or ACTIONS[match["action"]].resource_kind != "source":
+    kind = ACTIONS[match["action"]].resource_kind
+    if kind == "portal" and resource != "*":
+        # One portal per workspace: an app token is portal:app:* (docs/portal.md).
+        raise InvalidInput(f"scope {scope!r}: an app token's scope is {match['action']}:*")
+    if resource == "*" or kind != "source":
         return
     source = plan.sources.get(resource)
     if source is None:

@@ -35,21 +35,21 @@ _MEDIA = {
 }
 
 
-@router.get("/portal/datasets/{dataset_id}/rows.csv", include_in_schema=False)
-@router.get("/api/views/{dataset_id}/rows.csv", include_in_schema=False)
+@router.get("/portal/datasets/{dataset_id}/rows.csv")
+@router.get("/api/views/{dataset_id}/rows.csv")
 def rows_csv(dataset_id: str, ctx: Ctx) -> Response:
     """The whole dataset as CSV (Socrata's address too)."""
     return _download(ctx, dataset_id, "csv")
 
 
-@router.get("/portal/datasets/{dataset_id}/rows.json", include_in_schema=False)
-@router.get("/api/views/{dataset_id}/rows.json", include_in_schema=False)
+@router.get("/portal/datasets/{dataset_id}/rows.json")
+@router.get("/api/views/{dataset_id}/rows.json")
 def rows_json(dataset_id: str, ctx: Ctx) -> Response:
     """The whole dataset as a JSON array of objects (Socrata's address too)."""
     return _download(ctx, dataset_id, "json")
 
 
-@router.get("/portal/datasets/{dataset_id}/rows.parquet", include_in_schema=False)
+@router.get("/portal/datasets/{dataset_id}/rows.parquet")
 def rows_parquet(dataset_id: str, ctx: Ctx) -> Response:
     """The whole dataset as Parquet."""
     return _download(ctx, dataset_id, "parquet")

@@ -38,26 +38,26 @@ def bad_query(error: InvalidInput) -> Response:
     return _socrata.error(400, "query.compiler.malformed", str(error))
 
 
-@router.get("/resource/{dataset_id}.json", include_in_schema=False)
+@router.get("/resource/{dataset_id}.json")
 def resource_json(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     """A SODA read as JSON: ``$select``, ``$where``, ``$order``, ``$group``, ``$having``,
     ``$limit``, ``$offset``, ``$q``, ``$query`` and ``column=value``."""
     return resource(ctx, dataset_id, request, "json")
 
 
-@router.get("/resource/{dataset_id}.csv", include_in_schema=False)
+@router.get("/resource/{dataset_id}.csv")
 def resource_csv(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     """A SODA read as CSV."""
     return resource(ctx, dataset_id, request, "csv")
 
 
-@router.get("/resource/{dataset_id}.geojson", include_in_schema=False)
+@router.get("/resource/{dataset_id}.geojson")
 def resource_geojson(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     """A SODA read as GeoJSON points, for a dataset with latitude and longitude."""
     return resource(ctx, dataset_id, request, "geojson")
 
 
-@router.get("/resource/{dataset_id}", include_in_schema=False)
+@router.get("/resource/{dataset_id}")
 def resource_plain(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     """A SODA read without an extension: JSON, as Socrata answers it (registered after the
     addresses with an extension, which it would otherwise take)."""
@@ -99,7 +99,7 @@ def _geojson(answer: soda.SodaAnswer, headers: dict[str, str]) -> Response:
 _CRS = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
 
 
-@router.get("/api/views/{dataset_id}.json", include_in_schema=False)
+@router.get("/api/views/{dataset_id}.json")
 def view(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     """A dataset's Socrata view metadata (``sodapy``'s ``get_metadata``)."""
     try:
@@ -110,7 +110,7 @@ def view(dataset_id: str, request: Request, ctx: Ctx) -> Response:
     return JSONResponse(body, headers=_socrata.caching(found))
 
 
-@router.get("/api/catalog/v1", include_in_schema=False)
+@router.get("/api/catalog/v1")
 def catalog(request: Request, ctx: Ctx) -> Response:
     """The Discovery API: public datasets matching ``q``, ``ids``, ``tags``,
     ``categories``, ``only`` and ``domains``, paged by ``limit`` and ``offset``."""
