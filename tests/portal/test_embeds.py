@@ -416,3 +416,19 @@ def test_the_measure_page_says_where_its_oembed_is_and_that_address_answers(
     assert found["title"] == links[0]["title"]
     src = scan(found["html"]).of("iframe")[0]["src"]
     assert client.get(urlsplit(src).path).status_code == 200
+
+
+def test_a_not_modified_card_keeps_the_sites_that_may_frame_it(
+    ingested: Context, client: TestClient
+) -> None:
+    """A browser updates a stored answer's headers from a 304: a 304 with the site-wide
+    policy would forbid every frame of a card it had allowed."""
+    path = f"/portal/embed/{MEASURE}"
+    first = client.get(path)
+    for _ in range(2):  # the route's answer, then the server's copy of it
+        again = client.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304
+        assert _frame_ancestors(again.headers["content-security-policy"]) == (
+            f"frame-ancestors {ORIGIN}"
+        )
+        assert "x-frame-options" not in again.headers

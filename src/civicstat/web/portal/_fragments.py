@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
@@ -94,18 +93,11 @@ class Resolver:
         return value_html(found)
 
 
-def cached(response: Response, request: Request) -> Response:
+def cached(response: Response) -> Response:
     """``ETag`` from the answer's own bytes (they hold the plan and the data it shows) and
-    ``Cache-Control`` for a public answer; a matching ``If-None-Match`` gets a 304."""
+    ``Cache-Control`` for a public answer; the public side's middleware
+    (``web.public_http``) answers a matching ``If-None-Match`` with 304."""
     digest = hashlib.sha256(bytes(response.body)).hexdigest()[:32]
-    etag = f'"{digest}"'
-    headers = {"ETag": etag, "Cache-Control": CACHE}
-    asked = {
-        tag.strip().removeprefix("W/")
-        for tag in request.headers.get("if-none-match", "").split(",")
-    }
-    if etag in asked or "*" in asked:
-        kept = {k: v for k, v in response.headers.items() if k.lower() == "content-security-policy"}
-        return Response(status_code=304, headers={**kept, **headers})
-    response.headers.update(headers)
+    response.headers["ETag"] = f'"{digest}"'
+    response.headers["Cache-Control"] = CACHE
     return response

@@ -81,13 +81,13 @@ def embed_card(measure_id: str, request: Request, ctx: Ctx) -> Response:
     }
     html = templates.get_template("portal/embed.html").render(context)
     page = HTMLResponse(html, headers={"Content-Security-Policy": framed_by(frame.embed_origins)})
-    return cached(page, request)
+    return cached(page)
 
 
 @router.get("/measures/{measure_id}/badge.svg")
 def badge(measure_id: str, request: Request, ctx: Ctx) -> Response:
     _, card = _published(ctx, measure_id)
-    return cached(Response(badge_svg(card), media_type="image/svg+xml"), request)
+    return cached(Response(badge_svg(card), media_type="image/svg+xml"))
 
 
 @router.get("/oembed")
@@ -125,7 +125,7 @@ def oembed(
         "width": width,
         "height": height,
     }
-    return cached(JSONResponse(answer), request)
+    return cached(JSONResponse(answer))
 
 
 def _own_measure(url: str, base: str) -> str | None:

@@ -38,7 +38,7 @@ def story_list(request: Request, ctx: Ctx) -> Response:
     page = render_portal(
         request, ctx, "portal/stories.html", {"title": "Stories", "stories": listed}
     )
-    return cached(page, request)
+    return cached(page)
 
 
 @router.get("/stories/{story_id}")
@@ -50,7 +50,7 @@ def story_page(story_id: str, request: Request, ctx: Ctx) -> Response:
     body = render_markdown(found.body, Resolver(ctx))
     context = {"title": found.title, "story": found, "body": body}
     page = render_portal(request, ctx, "portal/story.html", context)
-    return cached(page, request)
+    return cached(page)
 
 
 @router.get("/policy")
@@ -61,4 +61,4 @@ def policy_page(request: Request, ctx: Ctx) -> Response:
         raise _missing() from None
     body = render_markdown(policy.text)
     page = render_portal(request, ctx, "portal/policy.html", {"title": "Data policy", "body": body})
-    return cached(page, request)
+    return cached(page)
