@@ -432,3 +432,6 @@ def test_a_not_modified_card_keeps_the_sites_that_may_frame_it(
             f"frame-ancestors {ORIGIN}"
         )
         assert "x-frame-options" not in again.headers
+    copy = client.get(path)  # the server's copy of the whole answer
+    assert copy.headers["content-security-policy"] == first.headers["content-security-policy"]
+    assert "x-frame-options" not in copy.headers
