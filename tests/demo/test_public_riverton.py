@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
 import pytest
+from fastapi.testclient import TestClient
 
 from civicstat.demo.admin import approve_for_publication
 from civicstat.demo.riverton import APPROVED_FOR_PUBLICATION, OBJECTIVES, write_workspace
@@ -22,6 +24,8 @@ from civicstat.services.errors import NotFound, PermissionDenied
 from civicstat.services.public import public_series
 from civicstat.settings import Settings
 from civicstat.spec.models import Frequency, Measure
+from civicstat.web.app import create_app
+from civicstat.web.charts import format_value
 
 END = dt.date(2025, 5, 31)
 ADMIN = operator("pytest")
@@ -191,3 +195,28 @@ def _cells(root: Path, measure: Measure) -> dict[tuple[dt.date, str], tuple[int,
             for month, key, n, share in con.execute(sql.format(slice=slice_sql), [path]).fetchall():
                 out[(month, key)] = (int(n), float(share))
     return out
+
+
+def test_the_911_story_shows_its_approved_numbers_from_the_public_series(city: Context) -> None:
+    """The demo's story embeds KPIs of confidential calls: shown once approved, exactly as
+    the public series publishes them."""
+    series = public_series(city, "pct-911-answered-10s")
+    latest = next(p for p in reversed(series.points) if p.slice == "")
+    shown = f"{format_value(latest.value, 'percent')} ({latest.period_start:%Y-%m})"
+
+    with TestClient(create_app(city.settings, city)) as client:
+        page = client.get("/portal/stories/answering-911-faster")
+
+    assert page.status_code == 200
+    words = _words(page.text)
+    assert f"answered within ten seconds was {shown} ." in words
+    assert "not available" not in words
+
+
+def _words(page: str) -> str:
+    """A page's text as a browser's parser reads it, spaces collapsed."""
+    parts: list[str] = []
+    parser = HTMLParser()
+    parser.handle_data = parts.append  # type: ignore[method-assign]
+    parser.feed(page)
+    return " ".join(" ".join(parts).split())

@@ -15,6 +15,8 @@ EXPECTED_FILES = {
     "civicstat.yaml",
     "plan.yaml",
     "governance.yaml",
+    "policy.md",
+    "stories/closing-requests-on-time.md",
     "measures/business-days-to-close.yaml",
     "measures/closed-on-time-rolling.yaml",
     "measures/median-days-to-close.yaml",
@@ -68,8 +70,13 @@ def test_init_refuses_a_path_that_is_a_file(tmp_path: Path) -> None:
 
 def test_example_yaml_files_explain_themselves(tmp_path: Path) -> None:
     write_example(tmp_path)
+    # The story explains itself in its front matter's comments; the policy is prose.
+    story = (tmp_path / "stories/closing-requests-on-time.md").read_text(encoding="utf-8")
+    assert story.startswith("---\n# stories/*.md")
 
-    for name in EXPECTED_FILES - {"data/service_requests.csv"}:
+    for name in EXPECTED_FILES:
+        if not name.endswith(".yaml"):
+            continue
         assert (tmp_path / name).read_text(encoding="utf-8").lstrip().startswith("#"), name
 
 

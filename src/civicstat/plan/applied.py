@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from civicstat.spec import measure_kinds
 from civicstat.spec.models import (
     Agreement,
+    DataPolicy,
     Department,
     Goal,
     Masking,
@@ -17,6 +18,7 @@ from civicstat.spec.models import (
     PiiKind,
     PlanPeriod,
     Source,
+    Story,
     Suppression,
     Window,
     WorkspaceFile,
@@ -40,6 +42,8 @@ class AppliedPlan:
     masking: dict[PiiKind, Masking] = field(default_factory=dict)
     agreements: dict[str, Agreement] = field(default_factory=dict)  # data sharing agreements
     suppression: Suppression = field(default_factory=Suppression)  # public outputs' threshold
+    stories: dict[str, Story] = field(default_factory=dict)  # the portal's stories, by id
+    data_policy: DataPolicy | None = None  # the portal's data policy page
 
     def objectives(self) -> list[tuple[Goal, Objective]]:
         return [(g, o) for g in self.goals for o in g.objectives]

@@ -7,6 +7,7 @@ from typing import Any
 from civicstat.plan.applied import AppliedPlan
 from civicstat.spec.models import (
     Agreement,
+    DataPolicy,
     Department,
     Goal,
     Masking,
@@ -15,6 +16,7 @@ from civicstat.spec.models import (
     PiiKind,
     PlanPeriod,
     Source,
+    Story,
     Suppression,
     WorkspaceFile,
 )
@@ -48,4 +50,6 @@ def build_plan(revision_id: int, layout: Body, bodies: dict[tuple[str, str], Bod
         masking={PiiKind(k): Masking(v) for k, v in layout.get("masking", {}).items()},
         agreements={k: Agreement.model_validate(b) for k, b in of("agreement").items()},
         suppression=Suppression.model_validate(layout.get("suppression", {})),
+        stories={k: Story.model_validate(b) for k, b in of("story").items()},
+        data_policy=next((DataPolicy.model_validate(b) for b in of("policy").values()), None),
     )

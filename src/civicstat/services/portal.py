@@ -100,15 +100,19 @@ class PortalSite(BaseModel):
     title: str
     k: int
     url: str | None
+    embed_origins: list[str] = []  # sites whose pages may frame the measure cards
 
 
 def site(ctx: Context) -> PortalSite:
     """The portal's frame; NotFound when it is switched off."""
     with ctx.db.session() as session:
         plan = _portal_plan(ctx, session)
-    url = plan.settings.portal.url
+    portal = plan.settings.portal
     return PortalSite(
-        title=portal_title(plan), k=plan.suppression.k, url=url.rstrip("/") if url else None
+        title=portal_title(plan),
+        k=plan.suppression.k,
+        url=portal.url.rstrip("/") if portal.url else None,
+        embed_origins=list(portal.embed_origins),
     )
 
 

@@ -10,7 +10,14 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from civicstat.spec.models import GovernanceFile, Measure, PlanFile, Source, WorkspaceFile
+from civicstat.spec.models import (
+    GovernanceFile,
+    Measure,
+    PlanFile,
+    Source,
+    StoryMeta,
+    WorkspaceFile,
+)
 from civicstat.spec.workspace import Issue
 from civicstat.spec.yamlpos import Loc, YamlDocument
 
@@ -132,6 +139,7 @@ def what(model: type[BaseModel]) -> str:
         GovernanceFile: "governance (departments...)",
         Measure: "one measure (id, title, dataset, kind...)",
         Source: "one source (id, title, owner, connector, columns...)",
+        StoryMeta: "a story's front matter (title, summary, published, author)",
     }
     return names.get(model, f"a {model.__name__} mapping")
 

@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from civicstat.spec import _governance, _measures, _plugins, measure_kinds
+from civicstat.spec import _governance, _measures, _plugins, _stories, measure_kinds
 from civicstat.spec._errors import hint, lower_first, model_issues, what, where
 from civicstat.spec._files import File, columns_of, get, items, model_of
 from civicstat.spec._quality import quality_problems
@@ -27,8 +27,10 @@ from civicstat.spec.models import (
     PlanFile,
     PlanPeriod,
     Source,
+    StoryMeta,
     WorkspaceFile,
 )
+from civicstat.spec.stories import STORIES_DIR
 from civicstat.spec.workspace import (
     GOVERNANCE_FILE,
     MEASURES_DIR,
@@ -103,6 +105,7 @@ def json_schema() -> dict[str, Any]:
         GOVERNANCE_FILE: GovernanceFile,
         f"{MEASURES_DIR}/*.yaml": Measure,
         f"{SOURCES_DIR}/*.yaml": Source,
+        f"{STORIES_DIR}/*.md (front matter)": StoryMeta,
     }
     installed = _plugins.loadable(_plugins.CONNECTORS)
     connectors = {name: cls.Options for name, cls in sorted(installed.items())}
@@ -146,7 +149,9 @@ class _Validator:
         measure_ids = self.check_measures(measures, datasets)
         self.check_plan(plan, departments, measure_ids)
         self.check_agreements(governance, departments, datasets)
-        issues = sorted(self.issues)
+        stories, issues = _stories.load_stories(self.root, self.boundary, measure_ids)
+        policy, more = _stories.load_policy(self.root, self.boundary, settings)
+        issues = sorted([*self.issues, *issues, *more])
         if issues:
             return None, issues
         # No issues means every file loaded and validated.
@@ -160,6 +165,8 @@ class _Validator:
             governance=model_of(governance, GovernanceFile),
             measures={m.id: m for m in (model_of(f, Measure) for f in measures)},
             sources={s.id: s for s in (model_of(f, Source) for f in sources)},
+            stories=stories,
+            data_policy=policy,
         )
         return workspace, []
 

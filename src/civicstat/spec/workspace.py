@@ -12,12 +12,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from civicstat.spec.models import (
+    DataPolicy,
     Goal,
     GovernanceFile,
     Measure,
     Objective,
     PlanFile,
     Source,
+    Story,
     WorkspaceFile,
 )
 
@@ -79,6 +81,8 @@ class Workspace:
     governance: GovernanceFile
     measures: dict[str, Measure] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
+    stories: dict[str, Story] = field(default_factory=dict)  # stories/*.md, for the portal
+    data_policy: DataPolicy | None = None  # the file portal.data_policy names
 
     def objectives(self) -> Iterator[tuple[Goal, Objective]]:
         for goal in self.plan.goals:
@@ -102,6 +106,9 @@ class Workspace:
         objects += [_object("measure", m.id, m.title, m) for m in self.measures.values()]
         objects += [_object("source", s.id, s.title, s) for s in self.sources.values()]
         objects += [_object("agreement", a.id, a.title, a) for a in self.governance.agreements]
+        objects += [_object("story", s.id, s.title, s) for s in self.stories.values()]
+        if self.data_policy is not None:
+            objects.append(_object("policy", "data", "Data policy", self.data_policy))
         return sorted(objects, key=lambda o: (o.kind, o.key))
 
     def layout(self) -> dict[str, Any]:

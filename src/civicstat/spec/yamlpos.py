@@ -105,6 +105,15 @@ class _Loader(yaml.SafeLoader):
 def read_yaml(file: Path, path: str) -> tuple[YamlDocument | None, list[Issue]]:
     """Read and load one spec file (``path`` names it in messages): at most
     :data:`MAX_FILE_BYTES` of UTF-8, then :func:`load_yaml`."""
+    text, issues = read_text(file, path)
+    if text is None:
+        return None, issues
+    return load_yaml(text, path)
+
+
+def read_text(file: Path, path: str) -> tuple[str | None, list[Issue]]:
+    """The text of one spec file (YAML or Markdown): at most :data:`MAX_FILE_BYTES` of
+    UTF-8; ``None`` and the issue otherwise."""
     with file.open("rb") as handle:
         raw = handle.read(MAX_FILE_BYTES + 1)
     if len(raw) > MAX_FILE_BYTES:
@@ -120,7 +129,7 @@ def read_yaml(file: Path, path: str) -> tuple[YamlDocument | None, list[Issue]]:
         return None, [
             Issue(path, line, column, f"not UTF-8 text: {error.reason} at byte {error.start}")
         ]
-    return load_yaml(text, path)
+    return text, []
 
 
 def load_yaml(text: str, path: str) -> tuple[YamlDocument | None, list[Issue]]:

@@ -2,7 +2,9 @@
 
 A plain ASGI wrapper around the whole application (outside Starlette's own error
 middleware, which answers an unhandled exception itself): whatever produced a response,
-its ``http.response.start`` message passes here. A header a route set itself is kept.
+its ``http.response.start`` message passes here. A header a route set itself is kept; a
+route that lets named sites frame it (its own CSP ``frame-ancestors``, the portal's
+embeddable cards) gets no ``X-Frame-Options: DENY``, which would forbid every site.
 """
 
 from __future__ import annotations
@@ -31,6 +33,23 @@ NO_STORE = "no-store"
 CACHEABLE_PREFIX = "/static/"
 
 
+def framed_by(origins: list[str]) -> str:
+    """The CSP of an answer that the sites ``origins`` may frame (none: no site may)."""
+    ancestors = " ".join(origins) if origins else "'none'"
+    return SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'none'", f"frame-ancestors {ancestors}"
+    )
+
+
+def allows_framing(csp: str | None) -> bool:
+    """Whether a CSP lets some site frame the answer (``frame-ancestors`` other than 'none')."""
+    for directive in (csp or "").split(";"):
+        name, _, sources = directive.strip().partition(" ")
+        if name.lower() == "frame-ancestors":
+            return sources.strip().lower() not in ("", "'none'")
+    return False
+
+
 def security_headers(settings: Settings) -> dict[str, str]:
     """The headers for every answer; HSTS once cookies go over HTTPS only (``cookie_secure``),
     which says the site is served over HTTPS."""
@@ -57,8 +76,10 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                framed = allows_framing(headers.get("Content-Security-Policy"))
                 for name, value in self.headers.items():
-                    headers.setdefault(name, value)
+                    if not (framed and name == "X-Frame-Options"):
+                        headers.setdefault(name, value)
                 if not cacheable:
                     headers.setdefault("Cache-Control", NO_STORE)
             await send(message)

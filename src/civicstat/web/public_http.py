@@ -65,9 +65,12 @@ PREFLIGHT = {
     "Access-Control-Allow-Headers": "X-App-Token, If-None-Match, If-Modified-Since",
     "Access-Control-Max-Age": "86400",
 }
-# What a 304 keeps of the 200 it stands for (RFC 9110 15.4.5), with the CORS headers.
+# What a 304 keeps of the 200 it stands for (RFC 9110 15.4.5), with the CORS headers and
+# a route's own CSP: a browser updates the stored answer's headers from the 304, and the
+# site-wide policy would forbid the frames an embeddable card allows.
 _NOT_MODIFIED_KEEPS = frozenset(
     {"cache-control", "content-location", "date", "etag", "expires", "last-modified", "vary"}
+    | {"content-security-policy"}
     | {name.lower() for name in CORS}
 )
 

@@ -7,6 +7,7 @@ A workspace is a folder (it can live in git):
     measures/*.yaml     Measure         how each KPI is computed from a dataset
     sources/*.yaml      Source          connector, schema, schedule, classification, PII
     governance.yaml     GovernanceFile  departments, suppression threshold, masking, agreements
+    stories/*.md        Story           front matter (StoryMeta) and Markdown for the portal
 
 Every model forbids unknown keys, so a typo is an error with a "did you mean".
 Cross-file references (objective → measure, measure → dataset and columns,
@@ -69,6 +70,7 @@ from civicstat.spec.models._sources import (
     UniqueCheck,
     frequency_of,
 )
+from civicstat.spec.models._stories import DataPolicy, Story, StoryMeta
 from civicstat.spec.models._workspace_file import (
     HolidayCalendar,
     Network,
@@ -88,6 +90,7 @@ __all__ = [
     "ColumnName",
     "ColumnType",
     "Contact",
+    "DataPolicy",
     "Department",
     "Frequency",
     "FreshnessCheck",
@@ -121,6 +124,8 @@ __all__ = [
     "SpecModel",
     "SqlCheck",
     "Storage",
+    "Story",
+    "StoryMeta",
     "Suppression",
     "Target",
     "Trajectory",
