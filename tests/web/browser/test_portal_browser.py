@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 MEASURE = "pct-911-answered-10s"  # over confidential 911 calls: published once approved
 MEASURE_TITLE = "Share of 911 calls answered within 10 seconds"
 DATASET = "service_requests"
+STORY = "answering-911-faster"  # embeds the approved 911 measures
+STORY_TITLE = "Answering 911 faster after the staffing crunch"
 # page type → (path, status, heading), checked before axe runs.
 PAGE_TYPES: dict[str, tuple[str, int, str]] = {
     "home": ("/portal", 200, "Riverton Open Data"),
@@ -33,6 +35,9 @@ PAGE_TYPES: dict[str, tuple[str, int, str]] = {
     "catalog": ("/portal/datasets", 200, "Data catalog"),
     "catalog-search": ("/portal/datasets?q=requests&classification=public", 200, "Data catalog"),
     "dataset": (f"/portal/datasets/{DATASET}", 200, "311 service requests"),
+    "stories": ("/portal/stories", 200, "Stories"),
+    "story": (f"/portal/stories/{STORY}", 200, STORY_TITLE),
+    "policy": ("/portal/policy", 200, "Riverton's open data policy"),
     "not-found": ("/portal/datasets/calls_911", 404, "Page not found"),
 }
 PHONE = {"width": 390, "height": 844}
@@ -138,7 +143,17 @@ def test_the_search_form_works_without_a_script(visitor: Page) -> None:
     assert "311 service requests" in links
 
 
-@pytest.mark.parametrize("name", ["home", "measure", "catalog", "dataset"])
+def test_the_embeddable_card_has_no_serious_accessibility_violation(visitor: Page) -> None:
+    """The card a city's site frames: a page of its own, read in the frame as it is."""
+    response = visitor.goto(f"/portal/embed/{MEASURE}")
+    assert response is not None
+    assert response.status == 200
+    assert MEASURE_TITLE in visitor.inner_text("main")
+    screenshot(visitor, "portal-embed")
+    assert serious_violations(visitor) == []
+
+
+@pytest.mark.parametrize("name", ["home", "measure", "catalog", "dataset", "story"])
 def test_portal_pages_read_on_a_phone_without_sideways_scrolling(phone: Page, name: str) -> None:
     path, status, heading = PAGE_TYPES[name]
 
