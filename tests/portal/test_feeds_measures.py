@@ -9,11 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
-from feeds_helpers import INTERNAL_MEASURE, MEASURE, PUBLIC_DATASET, publish_example
+from feeds_helpers import (
+    INTERNAL_DATASET,
+    INTERNAL_MEASURE,
+    MEASURE,
+    PUBLIC_DATASET,
+    publish_example,
+)
 
 from civicstat.governance.actors import Actor
 from civicstat.services import publication
+from civicstat.services import workspace as workspace_service
 from civicstat.services.context import Context
 from civicstat.services.public import public_series
 
@@ -63,7 +71,7 @@ def test_the_json_carries_the_definition(client: TestClient, published: Context)
     assert measure["unit"] == "percent"
     assert measure["grain"] == "month"
     assert measure["definition"]["condition"] == "closed_at IS NOT NULL AND closed_at <= due_at"
-    assert "closed_at IS NOT NULL" in measure["in_words"]
+    assert "closed_at is set and closed_at is at most due_at" in measure["in_words"]
     assert [d["id"] for d in measure["datasets"]] == [PUBLIC_DATASET]
     assert measure["suppression_threshold"] == 11
     csv_rows = list(
@@ -97,3 +105,29 @@ def test_measure_downloads_carry_validators(client: TestClient) -> None:
         first.headers["etag"] == client.get(f"/portal/measures/{MEASURE}/data.json").headers["etag"]
     )
     assert first.headers["last-modified"].endswith(" GMT")
+
+
+def test_a_measure_over_data_that_is_not_public_keeps_its_conditions_out(
+    client: TestClient, published: Context, example_root: Path, admin: Actor
+) -> None:
+    """Approved for publication, its numbers are public; the columns and values its
+    definition names are not, as on the portal's measure page."""
+    measure = {
+        "id": "staff-pothole-notes",
+        "title": "Staff notes on potholes",
+        "dataset": INTERNAL_DATASET,
+        "kind": "share",
+        "condition": "closed_at IS NOT NULL",
+        "filter": "request_type = 'pothole'",
+        "time": "created_at",
+        "grain": "month",
+    }
+    (example_root / "measures" / "staff-pothole-notes.yaml").write_text(yaml.safe_dump(measure))
+    workspace_service.apply(published, admin)
+    publication.approve(published, admin, "staff-pothole-notes")
+    body = client.get("/portal/measures/staff-pothole-notes/data.json")
+    assert body.status_code == 200
+    said = body.json()["measure"]
+    assert set(said["definition"]) == {"kind"}  # month is the default grain
+    for named in ("request_type", "pothole", "closed_at", "created_at"):
+        assert named not in said["in_words"]

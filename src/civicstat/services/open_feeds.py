@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 from collections.abc import Iterable
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -21,8 +19,10 @@ from sqlalchemy.orm import Session
 from civicstat.metadata import observations, revisions
 from civicstat.plan import AppliedPlan
 from civicstat.services import publication
+from civicstat.services._plain_words import what_counts
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
+from civicstat.services.measures.lineage import definition_of, method_of
 from civicstat.services.open_data import PublicDataset, is_public
 from civicstat.spec import measure_kinds
 from civicstat.spec.models import Contact, Measure
@@ -138,6 +138,12 @@ def stamp(
     return Stamp(etag=etag, modified=max(times))
 
 
+# Fields of a definition that name no column and no value: published whatever the data.
+_SAID_OF_ANY = frozenset(
+    {"kind", "grain", "unit", "window", "measures", "numerator", "denominator"}
+)
+
+
 def _published(session: Session, plan: AppliedPlan, measure: Measure) -> PublishedMeasure:
     row = plan.effective(measure)
     kind = measure_kinds.get(measure.kind)
@@ -155,8 +161,13 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
     # A composite measure's owner: the one department owning every dataset under it.
     department = plan.owner(measure) or (owners.pop() if len(owners) == 1 else None)
     found = plan.departments.get(department) if department else None
-    definition = _definition(measure)
-    method = _method(kind)
+    # Over data that is not public, the conditions and column names are not published:
+    # the portal's measure page says the same (services._plain_words).
+    public = all(d.public for d in datasets)
+    written = definition_of(measure)
+    definition = written if public else [(k, v) for k, v in written if k in _SAID_OF_ANY]
+    method = method_of(measure)
+    in_words = " ".join([method, *what_counts(plan, row, measure, show_conditions=public)])
     definition_hash = plan.definition_hash(measure)
     computed = _utc(computed_at) if computed_at else None
     tag = f"{measure.id}:{definition_hash}:{computed}:{plan.revision_id}"
@@ -169,7 +180,7 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
         unit=kind.unit(row),
         grain=str(measure.grain),
         definition=definition,
-        in_words=_in_words(measure, method, definition, datasets),
+        in_words=in_words,
         definition_hash=definition_hash,
         department=department,
         department_title=found.title if found else department,
@@ -179,47 +190,6 @@ def _published(session: Session, plan: AppliedPlan, measure: Measure) -> Publish
         last_day=end - dt.timedelta(days=1) if end else None,
         etag=hashlib.sha256(tag.encode()).hexdigest()[:20],
     )
-
-
-def _method(kind: Any) -> str:
-    """The first paragraph of the kind's declaration, which says what it counts."""
-    doc = inspect.getdoc(type(kind)) or ""
-    first = doc.split("\n\n")[0].replace("\n", " ").replace("``", "").strip()
-    return first or f"{type(kind).__name__} of the rows"
-
-
-def _definition(measure: Measure) -> list[tuple[str, str]]:
-    body = measure.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
-    skip = {"id", "title", "description"}
-    return [(key, _as_text(value)) for key, value in body.items() if key not in skip]
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(_as_text(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_as_text(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _in_words(
-    measure: Measure, method: str, definition: list[tuple[str, str]], datasets: list[DatasetRef]
-) -> str:
-    """The definition as a few sentences: what is computed, from what, per which period."""
-    written = dict(definition)
-    said = [method.rstrip(".") + "."]
-    if datasets:
-        said.append("Computed from " + ", ".join(d.title for d in datasets) + ".")
-    for key, label in (("filter", "Rows counted"), ("condition", "A row meets the measure when")):
-        if key in written:
-            said.append(f"{label}: {written[key]}.")
-    if "time" in written:
-        said.append(f"Each row falls in the {measure.grain} of its {written['time']}.")
-    else:
-        said.append(f"One value per {measure.grain}.")
-    if "breakdowns" in written:
-        said.append(f"Also broken down by {written['breakdowns']}.")
-    return " ".join(said)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

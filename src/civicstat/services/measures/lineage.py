@@ -112,7 +112,7 @@ def description_of(read: Reading) -> MeasureDescription:
         method=_method(kind),
         unit=kind.unit(row),
         grain=measure.grain,
-        definition=_definition(measure),
+        definition=definition_of(measure),
         definition_hash=plan.definition_hash(measure),
         inputs=_inputs(plan, measure),
         objectives=objectives_of(plan, measure.id),
@@ -137,7 +137,8 @@ def _method(kind: MeasureKind) -> str:
     return first or f"{type(kind).__name__} of the rows"
 
 
-def _definition(measure: Measure) -> list[tuple[str, str]]:
+def definition_of(measure: Measure) -> list[tuple[str, str]]:
+    """Every field the spec sets on the measure, as written (id, title, description aside)."""
     body = measure.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
     skip = {"id", "title", "description"}
     return [(key, _as_text(value)) for key, value in body.items() if key not in skip]
