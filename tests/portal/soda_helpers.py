@@ -6,15 +6,12 @@ and the app on a real HTTP server."""
 from __future__ import annotations
 
 import csv
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import uvicorn
 import yaml
 
+import app_server
 from civicstat.governance.actors import Actor
 from civicstat.services import ingest
 from civicstat.services import workspace as workspace_service
@@ -99,30 +96,9 @@ def requests_csv(root: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(source))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def serve(ctx: Context, database_url: str) -> Iterator[str]:
     """The app on a real HTTP server in a thread, as ``civicstat serve`` runs it; yields
     its ``host:port``."""
-    app = create_app(Settings(workspace=ctx.root, database_url=database_url), ctx)
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    yield from app_server.serve(
+        create_app(Settings(workspace=ctx.root, database_url=database_url), ctx)
     )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)

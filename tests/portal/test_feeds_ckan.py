@@ -3,16 +3,12 @@ uses requests, so the app runs on a real HTTP server)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import ckanapi
 import pytest
 import requests
-import uvicorn
 import yaml
 from feeds_helpers import (
     INTERNAL_DATASET,
@@ -22,18 +18,12 @@ from feeds_helpers import (
     publish_example,
 )
 
+import app_server
 from civicstat.governance.actors import Actor
 from civicstat.services import open_data
 from civicstat.services.context import Context
 from civicstat.settings import Settings
 from civicstat.web.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -45,20 +35,8 @@ def published(example_ctx: Context, example_root: Path, admin: Actor) -> Context
 def server(published: Context, database_url: str) -> Iterator[str]:
     """The app on a real HTTP server (uvicorn, in a thread)."""
     app = create_app(Settings(workspace=published.root, database_url=database_url), published)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    for address in app_server.serve(app):
+        yield f"http://{address}"
 
 
 @pytest.fixture

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from web_helpers import PASSWORD, MakeUser, hidden_field
 
+import app_server
 from civicstat.governance.actors import ANONYMOUS, Actor, Role
 from civicstat.services import changes, ingest
 from civicstat.services.accounts import sessions, sign_in
@@ -31,34 +28,13 @@ MEASURE = "pct-requests-closed-on-time"
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(example_ctx: Context, database_url: str) -> Iterator[str]:
     """The app on a real HTTP server (in a thread), polling fast for the test."""
     app = create_app(Settings(workspace=example_ctx.root, database_url=database_url), example_ctx)
     app.state.live_timing = {"poll": 0.1, "recheck": 0.3}
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+    for address in app_server.serve(app):
+        yield f"http://{address}"
 
 
 def _signed_in(base: str, username: str) -> httpx.Client:
