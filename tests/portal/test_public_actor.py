@@ -148,3 +148,17 @@ def test_a_switched_off_portal_publishes_nothing(
     assert open_data.inventory(example_ctx) == []
     with pytest.raises(NotFound):
         open_data.dataset(example_ctx, "service_requests")
+
+
+def test_a_restricted_dataset_is_not_even_listed(
+    example_ctx: Context, example_root: Path, admin: Actor
+) -> None:
+    """The inventory names internal and confidential datasets as non-public; a restricted
+    one's very existence is withheld, as from staff not cleared for it."""
+    _add_internal_source(example_root)
+    path = example_root / "sources" / "staff_notes.yaml"
+    path.write_text(
+        path.read_text().replace("classification: internal", "classification: restricted")
+    )
+    workspace_service.apply(example_ctx, admin)
+    assert [d.id for d in open_data.inventory(example_ctx)] == ["service_requests"]

@@ -32,6 +32,10 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Authorization header, which a forged cross-site form cannot send, so CSRF does not apply.
 # The walk checks that a session cookie alone gets 401 there.
 TOKEN_ONLY = frozenset({"/api/v1/sources/{source_id}/records"})
+# CKAN's action API takes its query as a POSTed JSON object as well as by GET (the ckanapi
+# client POSTs): a read as the public, which changes nothing and uses no session, so CSRF
+# does not apply. The walk checks each answers exactly as its GET twin does.
+PUBLIC_READS = "/api/3/action/", "/api/action/"
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
 
@@ -64,6 +68,12 @@ def forged_posts(app: FastAPI, client: TestClient, username: str) -> list[str]:
     accepted = []
     for method, path in unsafe_routes(app):
         concrete = _PARAM.sub("service_requests", path)
+        if path.startswith(PUBLIC_READS):
+            posted = client.request(method, concrete, json={})
+            got = client.get(concrete)
+            if (posted.status_code, posted.content) != (got.status_code, got.content):
+                accepted.append(f"{method} {path} -> answers unlike its GET")
+            continue
         if path in TOKEN_ONLY:
             response = client.request(method, concrete, content=b"[]")
             if response.status_code != 401:

@@ -3,9 +3,10 @@ Data Packages say about datasets, from one place.
 
 Only public datasets are published, read as ``actors.PUBLIC`` reads them: public columns
 only, personal data left out unless generalised. :func:`inventory` also names the
-datasets that are not public (``data.json`` lists them as non-public, with no download);
-it gives their title and description only, never a column or a number. A dataset that is
-not public answers :func:`dataset` exactly like one that does not exist.
+datasets that are not public (``data.json`` lists them as non-public, with no download),
+but for restricted ones, whose existence is itself withheld; it gives their title and
+description only, never a column or a number. A dataset that is not public answers
+:func:`dataset` exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from civicstat.plan import AppliedPlan
 from civicstat.services.context import Context
 from civicstat.services.errors import NotFound
 from civicstat.services.freshness import source_freshness
-from civicstat.spec.models import Contact, Frequency, Source, frequency_of
+from civicstat.spec.models import Classification, Contact, Frequency, Source, frequency_of
 
 # DCAT-US's accrualPeriodicity (ISO 8601 repeating durations) for each frequency.
 ACCRUAL_PERIODICITY = {
@@ -115,13 +116,16 @@ def dataset(ctx: Context, dataset_id: str) -> PublicDataset:
 
 
 def inventory(ctx: Context) -> list[ListedDataset]:
-    """Every dataset of the workspace, public or not, as the public inventory lists it."""
+    """Every dataset of the workspace but the restricted ones, public or not, as the
+    public inventory lists it."""
     with ctx.db.session() as session:
         plan = ctx.applied_plan(session)
         if plan is None or not plan.settings.portal.enabled:
             return []
         listed = []
         for source in sorted(plan.sources.values(), key=lambda s: s.dataset_id):
+            if source.classification is Classification.RESTRICTED:
+                continue  # its very existence is withheld, as from staff not cleared for it
             public = is_public(source)
             version = data_versions.current(session, source.dataset_id) if public else None
             listed.append(
