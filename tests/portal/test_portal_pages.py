@@ -181,6 +181,16 @@ def test_a_measure_page_shows_the_public_series_and_its_control_limits(
     assert abs(chart.centre - mean(values)) < 1e-9
     assert f"{_percent(chart.lower)} to {_percent(chart.upper)}" in unescape(body)
     assert 'role="img"' in body  # the chart, its table beside it
+    # The signals the public series has, named by period (the staff page says the same).
+    control = public.public_measure(computed, CLOSED_ON_TIME).control
+    assert control is not None
+    if control.signals:
+        listed = re.findall(
+            r"<li>[^<:]+: ([^<]+)\.</li>", body.split("Signals of a real change")[1]
+        )
+        assert sorted(", ".join(listed).split(", ")) == sorted(s.period for s in control.signals)
+    else:
+        assert "No signal: the changes are within routine variation." in body
     assert "closed_at is set and closed_at is at most due_at" in body  # what counts
     for download in ("data.csv", "data.json"):
         assert f'href="/portal/measures/{CLOSED_ON_TIME}/{download}"' in body
